@@ -1,0 +1,124 @@
+"""The ``vnbb`` command line: everything the app does, in batch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from geodata.errors import UnitNameError, VnbbError
+
+app = typer.Typer(help="Broadband coverage and gap analysis against Vietnam's national targets.",
+                  no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Reference data: download and derive official boundaries.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+_err = Console(stderr=True)
+
+
+class SchemeOpt(str, Enum):
+    s63 = "63"
+    s34 = "34"
+
+
+class LevelOpt(str, Enum):
+    province = "province"
+    commune = "commune"
+
+
+class UnitsFormat(str, Enum):
+    csv = "csv"
+    geojson = "geojson"
+
+
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="Reference data folder (default: $VNBB_DATA_DIR).", show_default=False)]
+
+
+def _fail(exc: Exception, code: int = 1) -> None:
+    _err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def units(
+    scheme: Annotated[SchemeOpt, typer.Option(help="63 units (before July 2025) or 34 (from July 2025).")] = SchemeOpt.s63,
+    level: Annotated[LevelOpt, typer.Option(help="Administrative level.")] = LevelOpt.province,
+    fmt: Annotated[UnitsFormat, typer.Option("--format", help="Output format.")] = UnitsFormat.csv,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """List the units of a scheme and level (CSV: code,name,parent_code,...,source)."""
+    from geodata import boundaries, load_registry
+
+    try:
+        if fmt is UnitsFormat.csv:
+            table = load_registry(data_dir).units(scheme.value, level.value)
+            cols = ["code", "name", "parent_code", "short_name", "type", "source"]
+            table[cols].to_csv(sys.stdout, index=False, lineterminator="\n")
+        else:
+            layer = boundaries.load(scheme.value, level.value, data_dir=data_dir)
+            sys.stdout.write(layer.to_json(drop_id=True, ensure_ascii=False))
+            sys.stdout.write("\n")
+    except VnbbError as exc:
+        _fail(exc)
+
+
+@app.command()
+def resolve(
+    names: Annotated[list[str], typer.Argument(help="Unit names, in any spelling.")],
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme to resolve in.")] = SchemeOpt.s63,
+    level: Annotated[LevelOpt, typer.Option(help="Administrative level.")] = LevelOpt.province,
+    province: Annotated[Optional[str], typer.Option(help="Province to search communes in.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Print the code and canonical name of each NAME; exit 2 if any is unknown or ambiguous."""
+    from geodata import load_registry
+
+    registry = load_registry(data_dir)
+    failed = False
+    for name in names:
+        try:
+            unit = registry.resolve(name, scheme.value, level.value, province=province)
+        except UnitNameError as exc:
+            failed = True
+            _err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            continue
+        if as_json:
+            print(json.dumps({"input": name, **unit.__dict__}, ensure_ascii=False))
+        else:
+            note = f"  ({unit.note})" if unit.note and unit.note != "code" else ""
+            print(f"{unit.code}\t{unit.name}{note}")
+    if failed:
+        raise typer.Exit(2)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write the derived layers to (default: the data folder, else the cache).")] = None,
+    url: Annotated[Optional[str], typer.Option(help="Address of the source KML (default: the published copy).")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Download the published province layer, verify it, and derive the 63 and 34 layers."""
+    from geodata import fetch
+
+    try:
+        written = fetch.fetch_boundaries(out=out, url=url, data_dir=data_dir, progress=True)
+    except VnbbError as exc:
+        _fail(exc)
+    for path in written:
+        print(path)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
