@@ -1,0 +1,288 @@
+"""What is covered: villages, communes and provinces against every coverage layer.
+
+Everything here is a pure, vectorised function of frames and arrays (no file I/O, no loops over
+villages or sites). A *layer* is a (technology, operator) pair: technology is ``any`` (fixed or
+mobile broadband), ``fixed``, ``mobile`` (4G or 5G), ``4G`` or ``5G``; operator is ``all`` or
+one operator's name.
+
+How households are located (stated with every result, see :data:`METHOD`):
+
+* households in a village sit at the village point; a mobile layer covers all of them when the
+  point lies within a site's service radius; a fixed layer covers the households the operator
+  reports as passed. Fixed networks of different operators are assumed to overlap, so households
+  passed by *any* operator are the largest single operator's count.
+* households of a commune not in any listed village (the remainder) are covered in the same
+  proportion as the commune's village households (uniform spread over the settled area); a
+  commune with no village households leaves its remainder uncovered, and is flagged.
+* in the 34-unit scheme a village goes to the new commune its old commune became; for an old
+  commune split between several new ones (``partial`` in the crosswalk), to the nearest of those
+  new communes' centres. The remainder of a split commune is apportioned in proportion to its
+  village households in each part (equally when it has none).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from coverage.targets import Target, TargetSet, VillageRule
+from geodata.crs import AREA_CRS, DISPLAY_CRS
+from geodata.registry import Registry
+
+TECHS = ("any", "fixed", "mobile", "4G", "5G")
+METHOD = __doc__.split("How households are located", 1)[1].split("\n", 1)[1].strip()
+_TO_METRES = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True)
+
+
+def layer_key(tech: str, operator: str = "all") -> str:
+    """Column suffix of a layer, e.g. ``any__all`` or ``4G__Viettel``."""
+    return f"{tech}__{operator}"
+
+
+def tech_of_target(target: Target) -> str:
+    """The layer technology a target's list of qualifying networks corresponds to."""
+    techs = set(target.technologies)
+    if techs == {"fixed", "4G", "5G"}:
+        return "any"
+    if techs == {"4G", "5G"}:
+        return "mobile"
+    if len(techs) == 1:
+        return techs.pop()
+    return "any"
+
+
+@dataclass
+class VillageCoverage:
+    """Per-village results: ``table`` has one row per village; layer columns are
+    ``hh_cov__<layer>`` (covered households) and ``cov__<layer>`` (village covered, bool)."""
+
+    table: pd.DataFrame
+    layers: list[str]
+    mobile_operators: list[str]
+    fixed_operators: list[str]
+
+
+def _site_hits(villages: pd.DataFrame, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (village index, site index) where the village lies within the site's radius."""
+    if len(sites) == 0 or len(villages) == 0:
+        return np.array([], int), np.array([], int)
+    vx, vy = _TO_METRES.transform(villages["lon"].to_numpy(), villages["lat"].to_numpy())
+    sx, sy = _TO_METRES.transform(sites["lon"].to_numpy(), sites["lat"].to_numpy())
+    radius = sites["radius_m"].to_numpy(float)
+    tree = shapely.STRtree(shapely.points(sx, sy))
+    vi, si = tree.query(shapely.points(vx, vy), predicate="dwithin", distance=float(radius.max()))
+    d2 = (vx[vi] - sx[si]) ** 2 + (vy[vi] - sy[si]) ** 2
+    keep = d2 <= radius[si] ** 2
+    return vi[keep], si[keep]
+
+
+def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.DataFrame,
+                     rule: VillageRule) -> VillageCoverage:
+    """Coverage of every village by every layer (see the module docstring for the rules)."""
+    n = len(villages)
+    hh = villages["households"].to_numpy(np.int64)
+    mobile_ops = sorted(sites["operator"].unique()) if len(sites) else []
+    fixed_ops = sorted(fixed["operator"].unique()) if len(fixed) else []
+
+    # Mobile: reached[tech][op] boolean per village.
+    vi, si = _site_hits(villages, sites)
+    reached: dict[tuple[str, str], np.ndarray] = {}
+    site_op = sites["operator"].to_numpy()[si] if len(si) else np.array([], object)
+    site_tech = sites["technology"].to_numpy()[si] if len(si) else np.array([], object)
+    for tech in ("4G", "5G"):
+        for op in mobile_ops:
+            flag = np.zeros(n, bool)
+            flag[vi[(site_tech == tech) & (site_op == op)]] = True
+            reached[(tech, op)] = flag
+    op_count = np.zeros(n, np.int64)
+    for op in mobile_ops:
+        op_count += reached[("4G", op)] | reached[("5G", op)]
+
+    # Fixed: households passed per operator, aligned on villages.
+    idx = pd.Index(villages["village_id"])
+    passed = {}
+    for op in fixed_ops:
+        part = fixed[fixed["operator"] == op]
+        arr = np.zeros(n, np.int64)
+        pos = idx.get_indexer(part["village_id"])
+        arr[pos] = part["households_passed"].to_numpy(np.int64)
+        passed[op] = arr
+
+    def _covered(hh_cov: np.ndarray, point: np.ndarray) -> np.ndarray:
+        if rule.rule == "point":
+            return point
+        share = np.divide(hh_cov, hh, out=point.astype(float), where=hh > 0)
+        return share >= rule.min_household_share
+
+    cols: dict[str, np.ndarray] = {}
+    layers: list[str] = []
+    ops = ["all"] + sorted(set(mobile_ops) | set(fixed_ops))
+    zero_b = np.zeros(n, bool)
+    zero_i = np.zeros(n, np.int64)
+    for op in ops:
+        sel_m = mobile_ops if op == "all" else [o for o in mobile_ops if o == op]
+        sel_f = fixed_ops if op == "all" else [o for o in fixed_ops if o == op]
+        r4 = np.logical_or.reduce([reached[("4G", o)] for o in sel_m]) if sel_m else zero_b
+        r5 = np.logical_or.reduce([reached[("5G", o)] for o in sel_m]) if sel_m else zero_b
+        mob = r4 | r5
+        fx = np.maximum.reduce([passed[o] for o in sel_f]) if sel_f else zero_i
+        per_tech = {
+            "4G": (np.where(r4, hh, 0), r4),
+            "5G": (np.where(r5, hh, 0), r5),
+            "mobile": (np.where(mob, hh, 0), mob),
+            "fixed": (fx, fx > 0),
+            "any": (np.where(mob, hh, fx), mob | (fx > 0)),
+        }
+        for tech, (hh_cov, point) in per_tech.items():
+            if op != "all" and ((tech == "fixed" and not sel_f) or (tech in ("4G", "5G", "mobile") and not sel_m)):
+                continue
+            key = layer_key(tech, op)
+            layers.append(key)
+            cols[f"hh_cov__{key}"] = hh_cov
+            cols[f"cov__{key}"] = _covered(hh_cov, point)
+    table = pd.concat([villages.reset_index(drop=True),
+                       pd.DataFrame(cols), pd.DataFrame({"operators": op_count})], axis=1)
+    return VillageCoverage(table, layers, mobile_ops, fixed_ops)
+
+
+def _assign_new_communes(villages: pd.DataFrame, registry: Registry) -> np.ndarray:
+    """The 34-scheme commune of each village (nearest candidate for split old communes)."""
+    cw = registry.commune_crosswalk
+    cand = villages[["commune_code", "lon", "lat"]].reset_index(names="row").merge(
+        cw[["old_code", "new_code"]], left_on="commune_code", right_on="old_code", how="left")
+    centres = registry.units("34", "commune").set_index("code")[["lon", "lat"]]
+    c = centres.reindex(cand["new_code"])
+    cand["d2"] = (c["lon"].to_numpy() - cand["lon"]) ** 2 + (c["lat"].to_numpy() - cand["lat"]) ** 2
+    cand["d2"] = cand["d2"].fillna(np.inf)
+    best = cand.sort_values(["row", "d2"]).drop_duplicates("row").set_index("row")["new_code"]
+    return best.reindex(range(len(villages))).to_numpy(dtype=object)
+
+
+def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+    """Located households: one row per village plus one per remainder part of each commune.
+
+    Columns: commune_63, commune_34, households, villages (1 for a village row), and the layer
+    columns. Summing pieces by any unit gives that unit's figures, so totals add up by design.
+    """
+    v = cov.table
+    hh_cols = [f"hh_cov__{k}" for k in cov.layers]
+    cov_cols = [f"cov__{k}" for k in cov.layers]
+    vil = pd.DataFrame({"commune_63": v["commune_code"].to_numpy(),
+                        "commune_34": _assign_new_communes(v, registry),
+                        "households": v["households"].to_numpy(float), "villages": 1.0})
+    vil[hh_cols] = v[hh_cols].to_numpy(float)
+    vil[cov_cols] = v[cov_cols].to_numpy(float)
+
+    # Remainder per old commune, covered like the commune's village households.
+    by = vil.groupby("commune_63")
+    vhh = by["households"].sum()
+    vcov = by[hh_cols].sum()
+    rem = households.set_index("commune_code")["households"].astype(float)
+    rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
+    share = vcov.div(vhh, axis=0).where(vhh > 0, 0.0).reindex(rem.index).fillna(0.0)
+
+    # Split the remainder of each old commune over its new communes (by village households).
+    part = vil.groupby(["commune_63", "commune_34"])["households"].sum().rename("w").reset_index()
+    cw = registry.commune_crosswalk[["old_code", "new_code"]].rename(
+        columns={"old_code": "commune_63", "new_code": "commune_34"})
+    no_villages = cw[~cw["commune_63"].isin(part["commune_63"])].assign(w=1.0)
+    part = pd.concat([part, no_villages], ignore_index=True)
+    part = part[part["commune_63"].isin(rem.index)]
+    total_w = part.groupby("commune_63")["w"].transform("sum")
+    equal = 1.0 / part.groupby("commune_63")["w"].transform("size")
+    part["frac"] = np.where(total_w > 0, part["w"] / total_w.replace(0, 1), equal)
+    # Communes absent from the crosswalk keep their remainder, without a new commune.
+    orphan = rem.index.difference(part["commune_63"].unique())
+    part = pd.concat([part, pd.DataFrame({"commune_63": orphan, "commune_34": None, "frac": 1.0})],
+                     ignore_index=True)
+    r = pd.DataFrame({"commune_63": part["commune_63"].to_numpy(), "commune_34": part["commune_34"].to_numpy(),
+                      "households": rem.reindex(part["commune_63"]).to_numpy() * part["frac"].to_numpy(),
+                      "villages": 0.0})
+    r[hh_cols] = share.reindex(part["commune_63"]).to_numpy() * r["households"].to_numpy()[:, None]
+    r[cov_cols] = 0.0
+    out = pd.concat([vil, r[r["households"] > 0]], ignore_index=True)
+    parents63 = registry.units("63", "commune").set_index("code")["parent_code"]
+    parents34 = registry.units("34", "commune").set_index("code")["parent_code"]
+    out["province_63"] = out["commune_63"].map(parents63)
+    out["province_34"] = out["commune_34"].map(parents34)
+    # A new commune unknown to the registry (a source disagreement) falls back on the old province's successor.
+    missing = out["province_34"].isna()
+    out.loc[missing, "province_34"] = registry.new_province_of(out.loc[missing, "province_63"]).to_numpy()
+    return out
+
+
+def aggregate(pc: pd.DataFrame, layers: list[str], by: str) -> pd.DataFrame:
+    """Sum pieces by a unit column and add percentages per layer."""
+    cols = ["households", "villages"] + [f"hh_cov__{k}" for k in layers] + [f"cov__{k}" for k in layers]
+    agg = pc.groupby(by)[cols].sum()
+    agg.index.name = "code"
+    for k in layers:
+        agg[f"hh_pct__{k}"] = 100 * agg[f"hh_cov__{k}"] / agg["households"].where(agg["households"] > 0)
+        agg[f"vil_pct__{k}"] = 100 * agg[f"cov__{k}"] / agg["villages"].where(agg["villages"] > 0)
+    return agg.reset_index()
+
+
+def _needed(total: np.ndarray, target: Target) -> np.ndarray:
+    """How many (households or villages) must be covered to meet a percentage target."""
+    exact = total * target.threshold / 100.0
+    if target.comparison == ">":
+        return np.minimum(np.floor(exact + 1e-9) + 1, total)
+    return np.ceil(exact - 1e-9)
+
+
+def gaps(table: pd.DataFrame, targets: TargetSet) -> pd.DataFrame:
+    """Gap to every households/villages target for every row (unit) of an aggregated table.
+
+    Adds, per target id T: ``T__pct``, ``T__met``, ``T__gap_pp`` (percentage points), and
+    ``T__gap_households`` or ``T__gap_villages``.
+    """
+    out = table.copy()
+    for t in targets.targets:
+        if t.indicator not in ("households", "villages"):
+            continue
+        key = layer_key(tech_of_target(t))
+        if f"hh_cov__{key}" not in out:
+            continue  # no data for that layer (e.g. no 5G sites in the scenario)
+        total = out["households" if t.indicator == "households" else "villages"].to_numpy(float)
+        covered = out[f"hh_cov__{key}" if t.indicator == "households" else f"cov__{key}"].to_numpy(float)
+        pct = np.divide(100 * covered, total, out=np.full(len(out), np.nan), where=total > 0)
+        out[f"{t.id}__pct"] = pct
+        out[f"{t.id}__met"] = np.where(total > 0, t.met(np.nan_to_num(pct, nan=100.0)), True)
+        out[f"{t.id}__gap_pp"] = np.clip(t.threshold - pct, 0, None)
+        unit = "households" if t.indicator == "households" else "villages"
+        out[f"{t.id}__gap_{unit}"] = np.clip(np.ceil(_needed(total, t) - covered - 1e-9), 0, None)
+    return out
+
+
+def national(table: pd.DataFrame) -> pd.Series:
+    """National totals as the sum over provinces (so the two always agree)."""
+    num = table.drop(columns=[c for c in table.columns if "pct" in c or c in ("code", "name")], errors="ignore")
+    total = num.select_dtypes("number").sum()
+    return total
+
+
+def smart_cities_status(provinces63: pd.DataFrame, config: dict) -> dict:
+    """The 5G smart-city target: cities whose 5G household coverage reaches the stated share,
+    counted per key economic region (North, Central, South)."""
+    share = float(config.get("min_5g_household_share", 50))
+    pct = provinces63.set_index("code")[f"hh_pct__{layer_key('5G')}"] if f"hh_pct__{layer_key('5G')}" in provinces63 \
+        else pd.Series(dtype=float)
+    regions = {}
+    for region in ("north", "central", "south"):
+        codes = config.get(region, [])
+        with5g = [c for c in codes if c in pct.index and pct[c] >= share]
+        regions[region] = {"candidates": codes, "with_5g": with5g}
+    count = sum(len(r["with_5g"]) for r in regions.values())
+    met = count >= 3 and all(r["with_5g"] for r in regions.values())
+    return {"cities_with_5g": count, "regions": regions, "met": bool(met),
+            "rule": f"a city counts when 5G covers at least {share:g} % of its households"}
+
+
+def round_half(x: float) -> int:
+    """Round a household count for display (halves up)."""
+    return int(math.floor(x + 0.5))
