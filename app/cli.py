@@ -115,6 +115,74 @@ def data_fetch(
         print(path)
 
 
+class ReportFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder to write the demo scenario to.")],
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same files).")] = 42,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write the SYNTHETIC demo scenario (real units and census totals, synthetic networks)."""
+    from coverage.demo import write_demo
+
+    try:
+        with _err.status("writing the demo scenario…"):
+            path = write_demo(out, seed=seed, data_dir=data_dir)
+    except VnbbError as exc:
+        _fail(exc)
+    print(path)
+
+
+@app.command()
+def build(
+    scenario: Annotated[Path, typer.Option(help="Scenario folder.")],
+    out: Annotated[Path, typer.Option(help="Results store folder (replaced atomically).")],
+    force: Annotated[bool, typer.Option(help="Rebuild even when the inputs are unchanged.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Compute coverage and gaps for every village, commune and province; write the store."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from coverage.store import build as build_store
+
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=_err, transient=False) as bar:
+            task = bar.add_task("building", total=None)
+            path = build_store(scenario, out, data_dir=data_dir, force=force,
+                               progress=lambda msg: bar.update(task, description=msg))
+    except VnbbError as exc:
+        _fail(exc)
+    print(path)
+
+
+@app.command()
+def report(
+    store: Annotated[Path, typer.Option(help="Results store folder.")],
+    level: Annotated[LevelOpt, typer.Option(help="Administrative level.")] = LevelOpt.province,
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme.")] = SchemeOpt.s63,
+    technology: Annotated[str, typer.Option(help="any, fixed, mobile, 4G or 5G.")] = "any",
+    operator: Annotated[str, typer.Option(help="all, or an operator's name.")] = "all",
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.csv,
+) -> None:
+    """Print households and villages covered, percentages and gaps to every target."""
+    from coverage.store import report as make_report
+
+    try:
+        table = make_report(store, level.value, scheme.value, technology, operator)
+    except VnbbError as exc:
+        _fail(exc)
+    if fmt is ReportFormat.csv:
+        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        sys.stdout.write(table.to_json(orient="records", force_ascii=False))
+        sys.stdout.write("\n")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

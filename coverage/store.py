@@ -1,0 +1,194 @@
+"""Building a results store from a scenario, and reading it back.
+
+A store is a folder: ``villages.parquet``, ``communes_63.parquet``, ``communes_34.parquet``,
+``provinces_63.parquet``, ``provinces_34.parquet`` (GeoParquet, EPSG:4326), ``national.json``
+and ``manifest.json`` (inputs and their hashes, targets, rules, versions, time). A build writes a
+complete new folder beside the old one and swaps it in at the end, so a failed or interrupted
+build leaves the previous results intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from coverage import engine
+from coverage.scenario import Scenario, load_scenario
+from geodata import boundaries
+from geodata.errors import DataFileError
+from geodata.registry import Registry, load_registry
+from geodata.settings import data_dir as _resolve_data_dir
+
+STORE_VERSION = 1
+LEVELS = {("province", "63"): "provinces_63", ("province", "34"): "provinces_34",
+          ("commune", "63"): "communes_63", ("commune", "34"): "communes_34"}
+Progress = Callable[[str], None]
+
+
+def _versions() -> dict[str, str]:
+    names = ["vnbb", "geopandas", "shapely", "pandas", "numpy", "vietnamadminunits"]
+    return {n: metadata.version(n) for n in names}
+
+
+def _unit_tables(pc: pd.DataFrame, layers: list[str], scenario: Scenario, registry: Registry,
+                 folder: Path | None) -> dict[str, gpd.GeoDataFrame]:
+    out = {}
+    for (level, scheme), name in LEVELS.items():
+        table = engine.aggregate(pc, layers, f"{level}_{scheme}")
+        table = engine.gaps(table, scenario.targets)
+        units = registry.units(scheme, level)
+        shapes = boundaries.load(scheme, level, data_dir=folder)
+        table = table.merge(units[["code", "name", "parent_code", "type"]], on="code", how="left")
+        table = shapes[["code", "geometry", "source"]].rename(columns={"source": "boundary_source"}).merge(
+            table, on="code", how="right")
+        out[name] = gpd.GeoDataFrame(table, geometry="geometry", crs=shapes.crs)
+    return out
+
+
+def _national(tables: dict[str, gpd.GeoDataFrame], sites: pd.DataFrame, scenario: Scenario,
+              provinces63_shapes: gpd.GeoDataFrame) -> dict:
+    result: dict = {}
+    for scheme in ("63", "34"):
+        prov = tables[f"provinces_{scheme}"]
+        totals = engine.national(prov.drop(columns="geometry"))
+        result[scheme] = {k: float(v) for k, v in totals.items() if not k.endswith("__met")}
+    # 5G sites per province (63 scheme) by point in polygon.
+    five = sites[sites["technology"] == "5G"]
+    pts = shapely.points(five["lon"].to_numpy(), five["lat"].to_numpy())
+    tree = shapely.STRtree(provinces63_shapes.geometry.to_numpy())
+    pi, gi = tree.query(pts, predicate="within")
+    counts = pd.Series(provinces63_shapes["code"].to_numpy()[gi]).value_counts()
+    result["sites_5g_by_province_63"] = {str(k): int(v) for k, v in counts.items()}
+    result["provinces_with_5g_63"] = int(len(counts))
+    result["smart_cities"] = engine.smart_cities_status(tables["provinces_63"], scenario.targets.smart_cities)
+    return result
+
+
+def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None = None,
+          progress: Progress | None = None, force: bool = False) -> Path:
+    """Compute everything for a scenario and write the store atomically; returns its path.
+
+    When the store already holds results of the same inputs, versions and boundaries, it is
+    reused unless ``force``.
+    """
+    say = progress or (lambda _msg: None)
+    out = Path(out)
+    folder = _resolve_data_dir(data_dir)
+    registry = load_registry(folder)
+    say("reading scenario")
+    scenario = load_scenario(scenario_dir, registry)
+    key = {"inputs": scenario.hashes, "versions": _versions(), "data_dir": str(folder),
+           "store_version": STORE_VERSION, "crosswalk": registry.crosswalk_source}
+    old_manifest = out / "manifest.json"
+    if not force and old_manifest.is_file():
+        try:
+            if json.loads(old_manifest.read_text(encoding="utf-8")).get("key") == key:
+                say("inputs unchanged: reusing the existing results")
+                return out
+        except (OSError, json.JSONDecodeError):
+            pass
+    say("village coverage")
+    cov = engine.village_coverage(scenario.villages, scenario.sites, scenario.fixed, scenario.targets.village_rule)
+    say("locating households")
+    pc = engine.pieces(cov, scenario.households, registry)
+    say("aggregating communes and provinces (63 and 34 schemes)")
+    tables = _unit_tables(pc, cov.layers, scenario, registry, folder)
+    provinces63 = boundaries.load("63", "province", data_dir=folder)
+    national = _national(tables, scenario.sites, scenario, provinces63)
+    village_tab = cov.table.copy()
+    village_pieces = pc.iloc[: len(village_tab)]
+    village_tab["commune_34"] = village_pieces["commune_34"].to_numpy()
+    village_tab["province_63"] = village_pieces["province_63"].to_numpy()
+    village_tab["province_34"] = village_pieces["province_34"].to_numpy()
+    villages = gpd.GeoDataFrame(village_tab, geometry=gpd.points_from_xy(village_tab["lon"], village_tab["lat"]),
+                                crs=4326)
+    manifest = {
+        "store_version": STORE_VERSION, "key": key,
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "scenario": {"folder": str(Path(scenario_dir).resolve()), "name": scenario.meta.get("name"),
+                     "synthetic": scenario.synthetic, "as_of": str(scenario.meta.get("as_of", "")),
+                     "sources": scenario.meta.get("sources", []), "description": scenario.meta.get("description", "")},
+        "inputs": scenario.hashes,
+        "targets": [{**t.__dict__, "deadline": t.deadline.isoformat()} for t in scenario.targets.targets],
+        "targets_file": scenario.targets.path,
+        "village_rule": scenario.targets.village_rule.describe(),
+        "method": engine.METHOD,
+        "household_spread": "uniform over the commune's villages (no population raster given)",
+        "layers": cov.layers, "mobile_operators": cov.mobile_operators, "fixed_operators": cov.fixed_operators,
+        "provenance": sorted({s.get("provenance", "unknown") for s in scenario.meta.get("sources", [])}),
+        "boundaries": {name: str(t["boundary_source"].dropna().iloc[0]) if t["boundary_source"].notna().any()
+                       else "none" for name, t in tables.items()},
+        "crosswalk": registry.crosswalk_source, "versions": _versions(),
+    }
+    say("writing results")
+    _write_store(out, tables, villages, national, manifest)
+    return out
+
+
+def _write_store(out: Path, tables: dict[str, gpd.GeoDataFrame], villages: gpd.GeoDataFrame,
+                 national: dict, manifest: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        for name, table in tables.items():
+            table.to_parquet(tmp / f"{name}.parquet", index=False)
+        villages.to_parquet(tmp / "villages.parquet", index=False)
+        (tmp / "national.json").write_text(json.dumps(national, indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
+                                           encoding="utf-8")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_table(store: Path | str, level: str = "province", scheme: str = "63") -> gpd.GeoDataFrame:
+    """A unit table of a store."""
+    path = Path(store) / f"{LEVELS[(level, scheme)]}.parquet"
+    if not path.is_file():
+        raise DataFileError(path, "does not exist: is this a results store? Run `vnbb build` first.")
+    return gpd.read_parquet(path)
+
+
+def read_manifest(store: Path | str) -> dict:
+    path = Path(store) / "manifest.json"
+    if not path.is_file():
+        raise DataFileError(path, "does not exist: is this a results store? Run `vnbb build` first.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def report(store: Path | str, level: str = "province", scheme: str = "63", technology: str = "any",
+           operator: str = "all") -> pd.DataFrame:
+    """The report table: figures for one layer and the gap to every applicable target."""
+    table = read_table(store, level, scheme)
+    key = engine.layer_key(technology, operator)
+    if f"hh_cov__{key}" not in table:
+        raise DataFileError(Path(store), f"has no layer {technology}/{operator}; layers are "
+                                         f"{', '.join(read_manifest(store)['layers'])}.")
+    out = pd.DataFrame({
+        "code": table["code"], "name": table["name"],
+        "households": table["households"].round(0).astype("int64"),
+        "households_covered": table[f"hh_cov__{key}"].round(0).astype("int64"),
+        "households_pct": table[f"hh_pct__{key}"].round(2),
+        "villages": table["villages"].astype("int64"),
+        "villages_covered": table[f"cov__{key}"].astype("int64"),
+        "villages_pct": table[f"vil_pct__{key}"].round(2),
+    })
+    gap_cols = [c for c in table.columns if "__gap_" in c or c.endswith("__met")]
+    for col in gap_cols:
+        values = table[col]
+        out[col] = values.round(2) if "gap_pp" in col else values
+    return out.sort_values("code", ignore_index=True)
