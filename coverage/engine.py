@@ -22,7 +22,6 @@ How households are located (stated with every result, see :data:`METHOD`):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,7 +281,3 @@ def smart_cities_status(provinces63: pd.DataFrame, config: dict) -> dict:
     return {"cities_with_5g": count, "regions": regions, "met": bool(met),
             "rule": f"a city counts when 5G covers at least {share:g} % of its households"}
 
-
-def round_half(x: float) -> int:
-    """Round a household count for display (halves up)."""
-    return int(math.floor(x + 0.5))
