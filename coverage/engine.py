@@ -220,10 +220,11 @@ def aggregate(pc: pd.DataFrame, layers: list[str], by: str) -> pd.DataFrame:
     cols = ["households", "villages"] + [f"hh_cov__{k}" for k in layers] + [f"cov__{k}" for k in layers]
     agg = pc.groupby(by)[cols].sum()
     agg.index.name = "code"
-    for k in layers:
-        agg[f"hh_pct__{k}"] = 100 * agg[f"hh_cov__{k}"] / agg["households"].where(agg["households"] > 0)
-        agg[f"vil_pct__{k}"] = 100 * agg[f"cov__{k}"] / agg["villages"].where(agg["villages"] > 0)
-    return agg.reset_index()
+    hh = agg["households"].where(agg["households"] > 0)
+    vil = agg["villages"].where(agg["villages"] > 0)
+    pct = {f"hh_pct__{k}": 100 * agg[f"hh_cov__{k}"] / hh for k in layers}
+    pct |= {f"vil_pct__{k}": 100 * agg[f"cov__{k}"] / vil for k in layers}
+    return pd.concat([agg, pd.DataFrame(pct)], axis=1).reset_index()
 
 
 def _needed(total: np.ndarray, target: Target) -> np.ndarray:

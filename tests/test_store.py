@@ -88,3 +88,19 @@ def test_rebuild_reuses_and_failed_build_keeps_results(built) -> None:
     assert bad.exit_code == 1
     assert "villages.csv" in bad.stderr and "row 2, field households: -6 is negative" in bad.stderr
     assert _digest(built / "store") == before
+
+
+def test_demo_build_report_pipeline(tmp_path, data_dir) -> None:
+    """`vnbb demo` then `vnbb build` then `vnbb report`, as on a clean clone."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")]).exit_code == 0
+    built = runner.invoke(app, ["build", "--scenario", str(tmp_path / "demo"), "--out", str(tmp_path / "store")])
+    assert built.exit_code == 0, built.output
+    for scheme, n in (("63", 63), ("34", 34)):
+        out = runner.invoke(app, ["report", "--store", str(tmp_path / "store"), "--scheme", scheme])
+        table = pd.read_csv(io.StringIO(out.stdout), dtype={"code": str})
+        assert len(table) == n and table["households"].sum() == pytest.approx(26_870_079, abs=n)
+        met = table["2289-villages-2025__met"].astype(bool)
+        assert 0 < met.sum() < n  # some provinces meet the village target, some do not
+    manifest = json.loads((tmp_path / "store/manifest.json").read_text())
+    assert manifest["scenario"]["synthetic"] is True
