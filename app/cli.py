@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -45,6 +47,15 @@ def _fail(exc: Exception, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show the project's own errors as one message and exit 1, instead of a traceback."""
+    try:
+        yield
+    except VnbbError as exc:
+        _fail(exc)
+
+
 @app.command()
 def units(
     scheme: Annotated[SchemeOpt, typer.Option(help="63 units (before July 2025) or 34 (from July 2025).")] = SchemeOpt.s63,
@@ -55,7 +66,7 @@ def units(
     """List the units of a scheme and level (CSV: code,name,parent_code,...,source)."""
     from geodata import boundaries, load_registry
 
-    try:
+    with _user_errors():
         if fmt is UnitsFormat.csv:
             table = load_registry(data_dir).units(scheme.value, level.value)
             cols = ["code", "name", "parent_code", "short_name", "type", "source"]
@@ -64,8 +75,6 @@ def units(
             layer = boundaries.load(scheme.value, level.value, data_dir=data_dir)
             sys.stdout.write(layer.to_json(drop_id=True, ensure_ascii=False))
             sys.stdout.write("\n")
-    except VnbbError as exc:
-        _fail(exc)
 
 
 @app.command()
@@ -107,10 +116,8 @@ def data_fetch(
     """Download the published province layer, verify it, and derive the 63 and 34 layers."""
     from geodata import fetch
 
-    try:
+    with _user_errors():
         written = fetch.fetch_boundaries(out=out, url=url, data_dir=data_dir, progress=True)
-    except VnbbError as exc:
-        _fail(exc)
     for path in written:
         print(path)
 
@@ -129,11 +136,9 @@ def demo(
     """Write the SYNTHETIC demo scenario (real units and census totals, synthetic networks)."""
     from coverage.demo import write_demo
 
-    try:
+    with _user_errors():
         with _err.status("writing the demo scenario…"):
             path = write_demo(out, seed=seed, data_dir=data_dir)
-    except VnbbError as exc:
-        _fail(exc)
     print(path)
 
 
@@ -149,14 +154,12 @@ def build(
 
     from coverage.store import build as build_store
 
-    try:
+    with _user_errors():
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=_err, transient=False) as bar:
             task = bar.add_task("building", total=None)
             path = build_store(scenario, out, data_dir=data_dir, force=force,
                                progress=lambda msg: bar.update(task, description=msg))
-    except VnbbError as exc:
-        _fail(exc)
     print(path)
 
 
@@ -172,10 +175,8 @@ def report(
     """Print households and villages covered, percentages and gaps to every target."""
     from coverage.store import report as make_report
 
-    try:
+    with _user_errors():
         table = make_report(store, level.value, scheme.value, technology, operator)
-    except VnbbError as exc:
-        _fail(exc)
     if fmt is ReportFormat.csv:
         table.to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
