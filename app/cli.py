@@ -184,6 +184,50 @@ def report(
         sys.stdout.write("\n")
 
 
+class ExportLayer(str, Enum):
+    villages = "uncovered-villages"
+    households = "uncovered-households"
+    coverage = "coverage"
+
+
+class ExportFormat(str, Enum):
+    gpkg = "gpkg"
+    geojson = "geojson"
+    shp = "shp"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@app.command()
+def export(
+    store: Annotated[Path, typer.Option(help="Results store folder.")],
+    layer: Annotated[ExportLayer, typer.Option(help="Which gap layer.")],
+    out: Annotated[Path, typer.Option(help="File to write (replaced atomically).")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format (shp is a zip).")] = ExportFormat.gpkg,
+    province: Annotated[Optional[list[str]], typer.Option(help="Province code or name (repeatable).")] = None,
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme of --province and of the layer.")] = SchemeOpt.s63,
+    technology: Annotated[str, typer.Option(help="any, fixed, mobile, 4G or 5G.")] = "any",
+    operator: Annotated[str, typer.Option(help="all, or an operator's name.")] = "all",
+    level: Annotated[LevelOpt, typer.Option(help="Units of the coverage layer.")] = LevelOpt.commune,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a gap layer (uncovered villages or household clusters, or coverage) for GIS tools."""
+    from coverage.export import gap_layer, write
+    from geodata import load_registry
+
+    with _user_errors():
+        codes = None
+        if province:
+            registry = load_registry(data_dir)
+            codes = [p.strip().zfill(2) if p.strip().isdigit() else registry.resolve(p, scheme.value).code
+                     for p in province]
+        gdf = gap_layer(store, layer.value, provinces=codes, scheme=scheme.value, technology=technology,
+                        operator=operator, level=level.value)
+        path = write(gdf, fmt.value, out)
+    _err.print(f"{len(gdf)} features", highlight=False)
+    print(path)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

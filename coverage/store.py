@@ -1,6 +1,6 @@
 """Building a results store from a scenario, and reading it back.
 
-A store is a folder: ``villages.parquet``, ``communes_63.parquet``, ``communes_34.parquet``,
+A store is a folder: ``villages.parquet``, ``sites.parquet``, ``communes_63.parquet``, ``communes_34.parquet``,
 ``provinces_63.parquet``, ``provinces_34.parquet`` (GeoParquet, EPSG:4326), ``national.json``
 and ``manifest.json`` (inputs and their hashes, targets, rules, versions, time). A build writes a
 complete new folder beside the old one and swaps it in at the end, so a failed or interrupted
@@ -55,23 +55,30 @@ def _unit_tables(pc: pd.DataFrame, layers: list[str], scenario: Scenario, regist
     return out
 
 
-def _national(tables: dict[str, gpd.GeoDataFrame], sites: pd.DataFrame, scenario: Scenario,
-              provinces63_shapes: gpd.GeoDataFrame) -> dict:
+def _national(tables: dict[str, gpd.GeoDataFrame], sites: pd.DataFrame, scenario: Scenario) -> dict:
     result: dict = {}
     for scheme in ("63", "34"):
         prov = tables[f"provinces_{scheme}"]
         totals = engine.national(prov.drop(columns="geometry"))
         result[scheme] = {k: float(v) for k, v in totals.items() if not k.endswith("__met")}
-    # 5G sites per province (63 scheme) by point in polygon.
-    five = sites[sites["technology"] == "5G"]
-    pts = shapely.points(five["lon"].to_numpy(), five["lat"].to_numpy())
-    tree = shapely.STRtree(provinces63_shapes.geometry.to_numpy())
-    pi, gi = tree.query(pts, predicate="within")
-    counts = pd.Series(provinces63_shapes["code"].to_numpy()[gi]).value_counts()
+    counts = sites.loc[sites["technology"] == "5G", "province_63"].value_counts()
     result["sites_5g_by_province_63"] = {str(k): int(v) for k, v in counts.items()}
     result["provinces_with_5g_63"] = int(len(counts))
     result["smart_cities"] = engine.smart_cities_status(tables["provinces_63"], scenario.targets.smart_cities)
     return result
+
+
+def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry: Registry) -> gpd.GeoDataFrame:
+    """Sites as points with their province in both schemes (nearest province for offshore ones)."""
+    pts = shapely.points(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
+    tree = shapely.STRtree(provinces63.geometry.to_numpy())
+    si, gi = tree.query_nearest(pts, all_matches=False)
+    code = pd.Series(None, index=range(len(sites)), dtype=object)
+    code.iloc[si] = provinces63["code"].to_numpy()[gi]
+    out = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry=pts, crs=4326)
+    out["province_63"] = code.to_numpy()
+    out["province_34"] = registry.new_province_of(code).to_numpy() if len(out) else []
+    return out
 
 
 def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None = None,
@@ -104,7 +111,8 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
     say("aggregating communes and provinces (63 and 34 schemes)")
     tables = _unit_tables(pc, cov.layers, scenario, registry, folder)
     provinces63 = boundaries.load("63", "province", data_dir=folder)
-    national = _national(tables, scenario.sites, scenario, provinces63)
+    sites = _located_sites(scenario.sites, provinces63, registry)
+    national = _national(tables, sites, scenario)
     village_tab = cov.table.copy()
     village_pieces = pc.iloc[: len(village_tab)]
     village_tab["commune_34"] = village_pieces["commune_34"].to_numpy()
@@ -129,20 +137,19 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
         "boundaries": {name: str(t["boundary_source"].dropna().iloc[0]) if t["boundary_source"].notna().any()
                        else "none" for name, t in tables.items()},
         "crosswalk": registry.crosswalk_source, "versions": _versions(),
+        "attribution": provinces63.attrs.get("attribution", ""),
     }
     say("writing results")
-    _write_store(out, tables, villages, national, manifest)
+    _write_store(out, tables | {"villages": villages, "sites": sites}, national, manifest)
     return out
 
 
-def _write_store(out: Path, tables: dict[str, gpd.GeoDataFrame], villages: gpd.GeoDataFrame,
-                 national: dict, manifest: dict) -> None:
+def _write_store(out: Path, tables: dict[str, gpd.GeoDataFrame], national: dict, manifest: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         for name, table in tables.items():
             table.to_parquet(tmp / f"{name}.parquet", index=False)
-        villages.to_parquet(tmp / "villages.parquet", index=False)
         (tmp / "national.json").write_text(json.dumps(national, indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
                                            encoding="utf-8")
@@ -178,17 +185,21 @@ def report(store: Path | str, level: str = "province", scheme: str = "63", techn
     if f"hh_cov__{key}" not in table:
         raise DataFileError(Path(store), f"has no layer {technology}/{operator}; layers are "
                                          f"{', '.join(read_manifest(store)['layers'])}.")
+    return report_frame(table, key).sort_values("code", ignore_index=True)
+
+
+def report_frame(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Report columns of a unit table for one layer: figures, then the gap to every target."""
     out = pd.DataFrame({
-        "code": table["code"], "name": table["name"],
-        "households": table["households"].round(0).astype("int64"),
-        "households_covered": table[f"hh_cov__{key}"].round(0).astype("int64"),
-        "households_pct": table[f"hh_pct__{key}"].round(2),
-        "villages": table["villages"].astype("int64"),
-        "villages_covered": table[f"cov__{key}"].astype("int64"),
-        "villages_pct": table[f"vil_pct__{key}"].round(2),
+        "code": table["code"].to_numpy(), "name": table["name"].to_numpy(),
+        "households": table["households"].round(0).astype("int64").to_numpy(),
+        "households_covered": table[f"hh_cov__{key}"].round(0).astype("int64").to_numpy(),
+        "households_pct": table[f"hh_pct__{key}"].round(2).to_numpy(),
+        "villages": table["villages"].astype("int64").to_numpy(),
+        "villages_covered": table[f"cov__{key}"].astype("int64").to_numpy(),
+        "villages_pct": table[f"vil_pct__{key}"].round(2).to_numpy(),
     })
-    gap_cols = [c for c in table.columns if "__gap_" in c or c.endswith("__met")]
-    for col in gap_cols:
-        values = table[col]
+    for col in [c for c in table.columns if "__gap_" in c or c.endswith("__met")]:
+        values = table[col].to_numpy()
         out[col] = values.round(2) if "gap_pp" in col else values
-    return out.sort_values("code", ignore_index=True)
+    return out

@@ -29,7 +29,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["VNBB_CACHE_DIR"] = str(tmp_path_factory.mktemp("vnbb-cache"))
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The reference data folder; fails under CI and skips elsewhere when it is missing."""
     if REFERENCE_DIR is None:
