@@ -26,16 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import shapely
-from pyproj import Transformer
 
+from coverage.reach import Footprint, SignalRaster, fixed_reach, mobile_reach
 from coverage.targets import Target, TargetSet, VillageRule
-from geodata.crs import AREA_CRS, DISPLAY_CRS
 from geodata.registry import Registry
 
 TECHS = ("any", "fixed", "mobile", "4G", "5G")
 METHOD = __doc__.split("How households are located", 1)[1].split("\n", 1)[1].strip()
-_TO_METRES = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True)
 
 
 def layer_key(tech: str, operator: str = "all") -> str:
@@ -66,51 +63,46 @@ class VillageCoverage:
     fixed_operators: list[str]
 
 
-def _site_hits(villages: pd.DataFrame, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (village index, site index) where the village lies within the site's radius."""
-    if len(sites) == 0 or len(villages) == 0:
-        return np.array([], int), np.array([], int)
-    vx, vy = _TO_METRES.transform(villages["lon"].to_numpy(), villages["lat"].to_numpy())
-    sx, sy = _TO_METRES.transform(sites["lon"].to_numpy(), sites["lat"].to_numpy())
-    radius = sites["radius_m"].to_numpy(float)
-    tree = shapely.STRtree(shapely.points(sx, sy))
-    vi, si = tree.query(shapely.points(vx, vy), predicate="dwithin", distance=float(radius.max()))
-    d2 = (vx[vi] - sx[si]) ** 2 + (vy[vi] - sy[si]) ** 2
-    keep = d2 <= radius[si] ** 2
-    return vi[keep], si[keep]
-
-
-def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.DataFrame,
-                     rule: VillageRule) -> VillageCoverage:
+def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.DataFrame, rule: VillageRule,
+                     rasters: tuple[SignalRaster, ...] = (), footprints: tuple[Footprint, ...] = ()
+                     ) -> VillageCoverage:
     """Coverage of every village by every layer (see the module docstring for the rules)."""
     n = len(villages)
+    lon, lat = villages["lon"].to_numpy(float), villages["lat"].to_numpy(float)
     hh = villages["households"].to_numpy(np.int64)
-    mobile_ops = sorted(sites["operator"].unique()) if len(sites) else []
-    fixed_ops = sorted(fixed["operator"].unique()) if len(fixed) else []
+    reached = mobile_reach(lon, lat, sites, rasters, footprints)
 
-    # Mobile: reached[tech][op] boolean per village.
-    vi, si = _site_hits(villages, sites)
-    reached: dict[tuple[str, str], np.ndarray] = {}
-    site_op = sites["operator"].to_numpy()[si] if len(si) else np.array([], object)
-    site_tech = sites["technology"].to_numpy()[si] if len(si) else np.array([], object)
-    for tech in ("4G", "5G"):
-        for op in mobile_ops:
-            flag = np.zeros(n, bool)
-            flag[vi[(site_tech == tech) & (site_op == op)]] = True
-            reached[(tech, op)] = flag
-    op_count = np.zeros(n, np.int64)
-    for op in mobile_ops:
-        op_count += reached[("4G", op)] | reached[("5G", op)]
-
-    # Fixed: households passed per operator, aligned on villages.
+    # Fixed: households passed per operator (reported counts; a footprint passes them all).
     idx = pd.Index(villages["village_id"])
-    passed = {}
-    for op in fixed_ops:
-        part = fixed[fixed["operator"] == op]
-        arr = np.zeros(n, np.int64)
-        pos = idx.get_indexer(part["village_id"])
-        arr[pos] = part["households_passed"].to_numpy(np.int64)
-        passed[op] = arr
+    passed: dict[str, np.ndarray] = {}
+    for op, part in fixed.groupby("operator"):
+        arr = passed.setdefault(str(op), np.zeros(n, np.int64))
+        arr[idx.get_indexer(part["village_id"])] = part["households_passed"].to_numpy(np.int64)
+    for op, flag in fixed_reach(lon, lat, footprints).items():
+        arr = passed.setdefault(op, np.zeros(n, np.int64))
+        passed[op] = np.where(flag, hh, arr)
+
+    cols, layers = layer_columns(hh, reached, passed, rule)
+    op_count = np.zeros(n, np.int64)
+    for op in sorted({op for _, op in reached}):
+        op_count += reached.get(("4G", op), np.zeros(n, bool)) | reached.get(("5G", op), np.zeros(n, bool))
+    table = pd.concat([villages.reset_index(drop=True),
+                       pd.DataFrame(cols), pd.DataFrame({"operators": op_count})], axis=1)
+    return VillageCoverage(table, layers, sorted({op for _, op in reached}), sorted(passed))
+
+
+def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], passed: dict[str, np.ndarray],
+                  rule: VillageRule) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Covered households (``hh_cov__``) and covered flags (``cov__``) of every layer.
+
+    ``hh`` are the households at each location, ``reached`` the mobile reach per (technology,
+    operator), ``passed`` the households passed by each fixed operator (nested footprints: the
+    households passed by several operators are the largest single count).
+    """
+    n = len(hh)
+    mobile_ops = sorted({op for _, op in reached})
+    fixed_ops = sorted(passed)
+    zero_b, zero_i = np.zeros(n, bool), np.zeros(n, hh.dtype)
 
     def _covered(hh_cov: np.ndarray, point: np.ndarray) -> np.ndarray:
         if rule.rule == "point":
@@ -120,14 +112,11 @@ def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.Data
 
     cols: dict[str, np.ndarray] = {}
     layers: list[str] = []
-    ops = ["all"] + sorted(set(mobile_ops) | set(fixed_ops))
-    zero_b = np.zeros(n, bool)
-    zero_i = np.zeros(n, np.int64)
-    for op in ops:
+    for op in ["all"] + sorted(set(mobile_ops) | set(fixed_ops)):
         sel_m = mobile_ops if op == "all" else [o for o in mobile_ops if o == op]
         sel_f = fixed_ops if op == "all" else [o for o in fixed_ops if o == op]
-        r4 = np.logical_or.reduce([reached[("4G", o)] for o in sel_m]) if sel_m else zero_b
-        r5 = np.logical_or.reduce([reached[("5G", o)] for o in sel_m]) if sel_m else zero_b
+        r4 = np.logical_or.reduce([reached.get(("4G", o), zero_b) for o in sel_m]) if sel_m else zero_b
+        r5 = np.logical_or.reduce([reached.get(("5G", o), zero_b) for o in sel_m]) if sel_m else zero_b
         mob = r4 | r5
         fx = np.maximum.reduce([passed[o] for o in sel_f]) if sel_f else zero_i
         per_tech = {
@@ -144,9 +133,32 @@ def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.Data
             layers.append(key)
             cols[f"hh_cov__{key}"] = hh_cov
             cols[f"cov__{key}"] = _covered(hh_cov, point)
-    table = pd.concat([villages.reset_index(drop=True),
-                       pd.DataFrame(cols), pd.DataFrame({"operators": op_count})], axis=1)
-    return VillageCoverage(table, layers, mobile_ops, fixed_ops)
+    return cols, layers
+
+
+def cell_coverage(cells: pd.DataFrame, cov: VillageCoverage, sites: pd.DataFrame, rule: VillageRule,
+                  rasters: tuple[SignalRaster, ...] = (), footprints: tuple[Footprint, ...] = ()) -> pd.DataFrame:
+    """Covered households of located remainder shares (from :func:`coverage.dasymetric.spread`).
+
+    Mobile layers reach a cell's households when they reach its centre. Fixed networks pass them
+    when the operator's footprint holds the centre; an operator known only by households passed
+    per village passes the commune's village share of them (nothing better is known).
+    """
+    lon, lat = cells["lon"].to_numpy(float), cells["lat"].to_numpy(float)
+    hh = cells["households"].to_numpy(float)
+    reached = mobile_reach(lon, lat, sites, rasters, footprints)
+    by_footprint = fixed_reach(lon, lat, footprints)
+    v = cov.table.groupby("commune_code")
+    passed: dict[str, np.ndarray] = {}
+    for op in cov.fixed_operators:
+        if op in by_footprint:
+            passed[op] = np.where(by_footprint[op], hh, 0.0)
+        else:
+            rate = v[f"hh_cov__fixed__{op}"].sum() / v["households"].sum().replace(0, np.nan)
+            passed[op] = hh * cells["commune_code"].map(rate).fillna(0.0).to_numpy()
+    cols, layers = layer_columns(hh, reached, passed, rule)
+    table = pd.DataFrame({f"hh_cov__{k}": cols[f"hh_cov__{k}"] for k in cov.layers})
+    return pd.concat([cells.reset_index(drop=True), table], axis=1)
 
 
 def _assign_new_communes(villages: pd.DataFrame, registry: Registry) -> np.ndarray:
@@ -162,8 +174,13 @@ def _assign_new_communes(villages: pd.DataFrame, registry: Registry) -> np.ndarr
     return best.reindex(range(len(villages))).to_numpy(dtype=object)
 
 
-def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry,
+           cells: pd.DataFrame | None = None) -> pd.DataFrame:
     """Located households: one row per village plus one per remainder part of each commune.
+
+    With ``cells`` (remainder households located by a population raster, with their layer
+    columns from :func:`cell_coverage`), a commune's remainder is the sum of its cells, per new
+    commune; communes without cells keep the village-rate rule.
 
     Columns: commune_63, commune_34, households, villages (1 for a village row), and the layer
     columns. Summing pieces by any unit gives that unit's figures, so totals add up by design.
@@ -183,6 +200,14 @@ def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry) -
     vcov = by[hh_cols].sum()
     rem = households.set_index("commune_code")["households"].astype(float)
     rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
+    located = None
+    if cells is not None and len(cells):
+        cells = cells.assign(commune_34=_assign_new_communes(cells[["commune_code", "lon", "lat"]], registry))
+        located = cells.groupby(["commune_code", "commune_34"], dropna=False)[["households", *hh_cols]].sum()
+        located = located.reset_index().rename(columns={"commune_code": "commune_63"})
+        located[cov_cols] = 0.0
+        located["villages"] = 0.0
+        rem = rem.drop(located["commune_63"].unique(), errors="ignore")
     share = vcov.div(vhh, axis=0).where(vhh > 0, 0.0).reindex(rem.index).fillna(0.0)
 
     # Split the remainder of each old commune over its new communes (by village households).
@@ -204,7 +229,7 @@ def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry) -
                       "villages": 0.0})
     r[hh_cols] = share.reindex(part["commune_63"]).to_numpy() * r["households"].to_numpy()[:, None]
     r[cov_cols] = 0.0
-    out = pd.concat([vil, r[r["households"] > 0]], ignore_index=True)
+    out = pd.concat([vil, r[r["households"] > 0], located], ignore_index=True)
     parents63 = registry.units("63", "commune").set_index("code")["parent_code"]
     parents34 = registry.units("34", "commune").set_index("code")["parent_code"]
     out["province_63"] = out["commune_63"].map(parents63)

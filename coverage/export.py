@@ -17,11 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+from affine import Affine
+from pyproj import CRS, Transformer
 
 from coverage import engine, store
-from coverage.clusters import point_clusters
+from coverage.clusters import grid_clusters, point_clusters
 from geodata._cache import atomic_write
 from geodata.errors import DataFileError, VnbbError
 from geodata.registry import load_registry
@@ -74,6 +77,8 @@ def gap_layer(store_dir: Path | str, layer: str, *, provinces: Sequence[str] | N
             villages = villages[villages[f"province_{scheme}"].isin(codes)]
         if layer == "uncovered-villages":
             out = _uncovered_villages(villages, key)
+        elif manifest.get("population"):
+            out = _grid_household_clusters(store_dir, manifest["population"], villages, key, codes, scheme)
         else:
             out = _household_clusters(villages, key, scheme)
     out.insert(len(out.columns) - 1, "technology", technology)
@@ -105,19 +110,62 @@ def _uncovered_villages(villages: gpd.GeoDataFrame, key: str) -> gpd.GeoDataFram
     }, geometry=gap.geometry.to_numpy(), crs=villages.crs).reset_index(drop=True)
 
 
+def _grid_household_clusters(store_dir: Path | str, grid: dict, villages: gpd.GeoDataFrame, key: str,
+                             codes: list[str] | None, scheme: str) -> gpd.GeoDataFrame:
+    """Clusters of touching population cells holding uncovered households (villages' included)."""
+    cells = gpd.read_parquet(Path(store_dir) / "household_cells.parquet")
+    if codes is not None:
+        cells = cells[cells[f"province_{scheme}"].isin(codes)]
+    transform = Affine(*grid["transform"])
+    crs = CRS.from_user_input(grid["crs"])
+    h, w = grid["shape"]
+    unc_v = (villages["households"] - villages[f"hh_cov__{key}"]).to_numpy(float)
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(villages["lon"].to_numpy(float),
+                                                                     villages["lat"].to_numpy(float))
+    vcol, vrow = ~transform @ (x, y)
+    vrow, vcol = np.floor(vrow).astype(np.int64), np.floor(vcol).astype(np.int64)
+    on = (vrow >= 0) & (vrow < h) & (vcol >= 0) & (vcol < w)
+    rows = np.concatenate([cells["row"].to_numpy(np.int64), vrow[on]])
+    cols = np.concatenate([cells["col"].to_numpy(np.int64), vcol[on]])
+    unc = np.concatenate([(cells["households"] - cells[f"hh_cov__{key}"]).to_numpy(float), unc_v[on]])
+    nvil = np.concatenate([np.zeros(len(cells)), (unc_v[on] > 0).astype(float)])
+    if len(rows) == 0:
+        return _household_clusters(villages.iloc[:0], key, scheme)
+    # Work on the window holding the households only.
+    r0, c0 = rows.min(), cols.min()
+    shape = (rows.max() - r0 + 1, cols.max() - c0 + 1)
+    flat = (rows - r0) * shape[1] + (cols - c0)
+    grid_unc = np.bincount(flat, weights=unc, minlength=shape[0] * shape[1]).reshape(shape)
+    grid_vil = np.bincount(flat, weights=nvil, minlength=shape[0] * shape[1]).reshape(shape)
+    clusters = grid_clusters(grid_unc, transform @ Affine.translation(c0, r0), crs, grid_vil, min_households=0.05)
+    points = gpd.GeoDataFrame(
+        {"province": np.concatenate([cells[f"province_{scheme}"].to_numpy(), villages[f"province_{scheme}"].to_numpy()]),
+         "weight": np.concatenate([(cells["households"] - cells[f"hh_cov__{key}"]).to_numpy(float), unc_v])},
+        geometry=np.concatenate([cells.geometry.to_numpy(), villages.geometry.to_numpy()]), crs=4326)
+    return _with_province(clusters, points[points["weight"] > 0], scheme).rename(
+        columns={"households": "households_uncovered"})
+
+
+def _with_province(clusters: gpd.GeoDataFrame, points: gpd.GeoDataFrame, scheme: str) -> gpd.GeoDataFrame:
+    """The province holding most of each cluster's uncovered households."""
+    col = f"province_{scheme}"
+    if len(clusters) == 0:
+        clusters.insert(3, col, pd.Series(dtype=str))
+        return clusters
+    joined = gpd.sjoin(points, clusters[["cluster_id", "geometry"]], predicate="intersects")
+    weights = joined.groupby(["cluster_id", "province"])["weight"].sum().reset_index()
+    main = weights.sort_values("weight", ascending=False).drop_duplicates("cluster_id").set_index("cluster_id")
+    clusters.insert(3, col, clusters["cluster_id"].map(main["province"]))
+    return clusters
+
+
 def _household_clusters(villages: gpd.GeoDataFrame, key: str, scheme: str) -> gpd.GeoDataFrame:
     """Clusters of villages with uncovered households (the point method of coverage.clusters)."""
     unc = (villages["households"] - villages[f"hh_cov__{key}"]).to_numpy(float)
     clusters = point_clusters(villages["lon"].to_numpy(), villages["lat"].to_numpy(), unc)
-    # Province of a cluster: where most of its points are (its first point when tied).
-    if len(clusters):
-        pts = gpd.GeoDataFrame({"province": villages[f"province_{scheme}"].to_numpy()[unc > 0]},
-                               geometry=villages.geometry.to_numpy()[unc > 0], crs=villages.crs)
-        joined = gpd.sjoin(pts, clusters[["cluster_id", "geometry"]], predicate="within")
-        main = joined.groupby("cluster_id")["province"].agg(lambda s: s.mode().iloc[0])
-        clusters.insert(3, f"province_{scheme}", clusters["cluster_id"].map(main))
-    else:
-        clusters.insert(3, f"province_{scheme}", pd.Series(dtype=str))
+    points = gpd.GeoDataFrame({"province": villages[f"province_{scheme}"].to_numpy(), "weight": unc},
+                              geometry=villages.geometry.to_numpy(), crs=villages.crs)
+    clusters = _with_province(clusters, points[points["weight"] > 0], scheme)
     return clusters.rename(columns={"households": "households_uncovered"})
 
 
@@ -160,6 +208,11 @@ def _metadata(manifest: dict, layer: str, technology: str, operator: str, codes:
 def _layer_method(layer: str, manifest: dict) -> str:
     if layer == "uncovered-villages":
         return f"Villages not covered by the layer under the village rule ({manifest.get('village_rule', '')})."
+    if layer == "uncovered-households" and manifest.get("population"):
+        return ("Households not covered, located by the population raster "
+                f"({manifest['population']['file']}) for those outside villages and at the village point "
+                "for village households, summed per raster cell; touching cells (8-connected) with "
+                "uncovered households form one cluster polygon (the union of its cells).")
     if layer == "uncovered-households":
         return ("Villages with uncovered households, grouped when within 1,500 m of each other; each "
                 "polygon is the group's convex hull widened by 300 m; households_uncovered is the sum of "

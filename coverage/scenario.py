@@ -6,6 +6,7 @@ Rows are numbered as a spreadsheet shows them (the header is row 1).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
@@ -13,14 +14,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import rasterio
+import rasterio.errors
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window, from_bounds
 
+from coverage.dasymetric import PopulationGrid
+from coverage.reach import Footprint, SignalRaster
 from coverage.targets import TargetSet, load_targets
-from geodata.errors import DataFileError
+from geodata._validate import read_vector
+from geodata.errors import CRSError, DataFileError
 from geodata.registry import Registry
 
 OPERATORS_MOBILE = ("Viettel", "VinaPhone", "MobiFone", "Vietnamobile", "Gmobile")
 RADIO_TECHNOLOGIES = ("2G", "3G", "4G", "5G")
 BROADBAND_MOBILE = ("4G", "5G")
+PROVENANCE = ("official", "declared", "modelled", "measured", "synthetic")
 _VN_BBOX = (102.0, 8.0, 117.5, 23.5)  # lon/lat box of Vietnam's mainland and islands
 _MAX_PROBLEMS = 200
 
@@ -37,6 +46,9 @@ class Scenario:
     fixed: pd.DataFrame
     targets: TargetSet
     hashes: dict[str, str] = field(default_factory=dict)
+    rasters: tuple[SignalRaster, ...] = ()
+    footprints: tuple[Footprint, ...] = ()
+    population: PopulationGrid | None = None
 
     @property
     def synthetic(self) -> bool:
@@ -188,6 +200,93 @@ def load_fixed(path: Path, villages: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _entry_problems(entry: dict, where: str, kinds: dict[str, tuple[str, ...]]) -> list[str]:
+    """Checks of a [[coverage]] or [population] table's fields; ``kinds`` maps field to allowed values."""
+    problems = [f"{where}: field {name!r} is missing" for name in ("file", *kinds) if name not in entry]
+    for name, allowed in kinds.items():
+        if name in entry and allowed and entry[name] not in allowed:
+            problems.append(f"{where}, field {name}: {entry[name]!r} is not one of {', '.join(allowed)}")
+    if "provenance" in entry and entry["provenance"] not in PROVENANCE:
+        problems.append(f"{where}, field provenance: {entry['provenance']!r} is not one of {', '.join(PROVENANCE)}")
+    if "as_of" in entry:
+        try:
+            dt.date.fromisoformat(str(entry["as_of"]))
+        except ValueError:
+            problems.append(f"{where}, field as_of: {entry['as_of']!r} is not a date (YYYY-MM-DD)")
+    return problems
+
+
+def _read_raster(path: Path) -> tuple[np.ma.MaskedArray, object, object]:
+    """Band 1 of a GeoTIFF, read only over Vietnam's box (a windowed read), with its transform and CRS."""
+    if not path.is_file():
+        raise DataFileError(path, "does not exist.")
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise CRSError(path, "has no coordinate reference system. Save the GeoTIFF with one.")
+            x0, y0, x1, y1 = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+            vx0, vy0, vx1, vy1 = _VN_BBOX
+            if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
+                raise CRSError(path, f"covers {[round(v, 2) for v in (x0, y0, x1, y1)]} (lon/lat), outside "
+                                     "Vietnam: is its CRS wrong?")
+            box = transform_bounds("EPSG:4326", ds.crs, *_VN_BBOX)
+            window = from_bounds(*box, transform=ds.transform).round_offsets().round_lengths()
+            window = window.intersection(Window(0, 0, ds.width, ds.height))
+            values = ds.read(1, window=window, masked=True)
+            return values, ds.window_transform(window), ds.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise DataFileError(path, f"cannot be read as a GeoTIFF ({exc}).") from exc
+
+
+def load_coverage_inputs(folder: Path, entries: list[dict]) -> tuple[tuple[SignalRaster, ...], tuple[Footprint, ...]]:
+    """The [[coverage]] tables of scenario.toml: signal rasters and footprint polygons."""
+    meta_path = folder / "scenario.toml"
+    rasters, footprints = [], []
+    for i, entry in enumerate(entries, start=1):
+        where = f"[[coverage]] entry {i}"
+        kind = entry.get("kind")
+        if kind == "raster":
+            problems = _entry_problems(entry, where, {"operator": OPERATORS_MOBILE, "technology": BROADBAND_MOBILE,
+                                                      "threshold": (), "provenance": (), "as_of": ()})
+            if "threshold" in entry and not isinstance(entry["threshold"], (int, float)):
+                problems.append(f"{where}, field threshold: {entry['threshold']!r} is not a number")
+        elif kind == "footprint":
+            problems = _entry_problems(entry, where, {"operator": (), "technology": (*BROADBAND_MOBILE, "fixed"),
+                                                      "provenance": (), "as_of": ()})
+        else:
+            problems = [f"{where}, field kind: {kind!r} is not 'raster' or 'footprint'"]
+        _check(meta_path, problems)
+        path = folder / entry["file"]
+        common = {"operator": str(entry["operator"]), "technology": str(entry["technology"]), "file": entry["file"],
+                  "provenance": entry["provenance"], "as_of": str(entry["as_of"])}
+        if kind == "raster":
+            values, transform, crs = _read_raster(path)
+            rasters.append(SignalRaster(values, transform, crs, threshold=float(entry["threshold"]), **common))
+        else:
+            layer = read_vector(path)
+            polygonal = layer.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+            _check(path, [f"feature {j + 1}: a {layer.geom_type.iloc[j]}, not a polygon"
+                          for j in np.flatnonzero(~polygonal)[:_MAX_PROBLEMS]])
+            footprints.append(Footprint(layer.geometry.reset_index(drop=True), **common))
+    return tuple(rasters), tuple(footprints)
+
+
+def load_population(folder: Path, entry: dict) -> PopulationGrid:
+    """The [population] table: a GeoTIFF of people (or households) per cell, any non-negative scale."""
+    _check(folder / "scenario.toml", _entry_problems(entry, "[population]", {"provenance": (), "as_of": ()}))
+    path = folder / entry["file"]
+    values, transform, crs = _read_raster(path)
+    data = values.filled(0).astype(float)
+    bad = ~np.isfinite(data) | (data < 0)
+    rows, cols = np.nonzero(bad)
+    _check(path, [f"cell at row {r}, column {c}: {values.data[r, c]!r} is not a non-negative number"
+                  for r, c in zip(rows[:_MAX_PROBLEMS], cols[:_MAX_PROBLEMS])])
+    if data.sum() <= 0:
+        raise DataFileError(path, "holds no population over Vietnam (every cell is 0 or nodata).")
+    return PopulationGrid(data, transform, crs, file=entry["file"], provenance=entry["provenance"],
+                          as_of=str(entry["as_of"]))
+
+
 def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
     """Read and validate every file of a scenario folder."""
     folder = Path(folder)
@@ -204,5 +303,9 @@ def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
     fixed = load_fixed(folder / "fixed.csv", villages)
     targets_path = folder / "targets.toml"
     targets = load_targets(targets_path if targets_path.exists() else None)
-    hashes = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
-    return Scenario(folder, meta, households, villages, sites, fixed, targets, hashes)
+    rasters, footprints = load_coverage_inputs(folder, list(meta.get("coverage", [])))
+    population = load_population(folder, meta["population"]) if "population" in meta else None
+    inputs = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    hashes = {str(p.relative_to(folder)): _sha256(p) for p in inputs}
+    return Scenario(folder, meta, households, villages, sites, fixed, targets, hashes, rasters, footprints,
+                    population)

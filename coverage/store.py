@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from coverage import engine
+from coverage import dasymetric, engine
 from coverage.scenario import Scenario, load_scenario
 from geodata import boundaries
 from geodata.errors import DataFileError
@@ -81,6 +81,55 @@ def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry:
     return out
 
 
+def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry: Registry,
+                       folder: Path | None) -> pd.DataFrame:
+    """Remainder households on the population grid, with their coverage per layer."""
+    vhh = scenario.villages.groupby("commune_code")["households"].sum()
+    rem = scenario.households.set_index("commune_code")["households"].astype(float)
+    rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
+    communes = boundaries.load("63", "commune", data_dir=folder)
+    centres = registry.units("63", "commune")[["code", "lon", "lat"]]
+    cells = dasymetric.spread(rem, scenario.population, communes, centres)
+    return engine.cell_coverage(cells, cov, scenario.sites, scenario.targets.village_rule,
+                                scenario.rasters, scenario.footprints)
+
+
+def _cells_table(cells: pd.DataFrame, pc: pd.DataFrame, registry: Registry) -> gpd.GeoDataFrame:
+    """Located remainder households per (commune, cell), kept for household-cluster exports."""
+    hh_cols = [c for c in cells.columns if c.startswith("hh_cov__")]
+    out = cells[["commune_code", "row", "col", "households", *hh_cols]].copy()
+    out[hh_cols] = out[hh_cols].astype("float32")
+    parents = registry.units("63", "commune").set_index("code")["parent_code"]
+    out["province_63"] = out["commune_code"].map(parents).to_numpy()
+    out["province_34"] = registry.new_province_of(out["province_63"]).to_numpy()
+    return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(cells["lon"], cells["lat"]), crs=4326)
+
+
+def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str, list[dict]]:
+    """Which inputs (with provenance and as-of date) feed each layer."""
+    declared = {s.get("file"): s for s in scenario.meta.get("sources", [])}
+
+    def _src(file: str, default: str) -> dict:
+        entry = declared.get(file, {})
+        return {"file": file, "provenance": entry.get("provenance", default), "as_of": str(entry.get("as_of", ""))}
+
+    inputs: list[tuple[str, str, dict]] = []  # (technology, operator, source)
+    for (tech, op), _ in scenario.sites.groupby(["technology", "operator"]) if len(scenario.sites) else []:
+        if tech in ("4G", "5G"):
+            inputs.append((tech, op, _src("sites.csv", "modelled")))
+    for op in scenario.fixed["operator"].unique() if len(scenario.fixed) else []:
+        inputs.append(("fixed", op, _src("fixed.csv", "declared")))
+    for item in (*scenario.rasters, *scenario.footprints):
+        inputs.append((item.technology, item.operator,
+                       {"file": item.file, "provenance": item.provenance, "as_of": item.as_of}))
+    covers = {"4G": {"4G", "mobile", "any"}, "5G": {"5G", "mobile", "any"}, "fixed": {"fixed", "any"}}
+    out: dict[str, list[dict]] = {}
+    for key in cov.layers:
+        tech, op = key.split("__", 1)
+        out[key] = [src for t, o, src in inputs if tech in covers[t] and op in ("all", o)]
+    return out
+
+
 def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None = None,
           progress: Progress | None = None, force: bool = False) -> Path:
     """Compute everything for a scenario and write the store atomically; returns its path.
@@ -105,9 +154,15 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
         except (OSError, json.JSONDecodeError):
             pass
     say("village coverage")
-    cov = engine.village_coverage(scenario.villages, scenario.sites, scenario.fixed, scenario.targets.village_rule)
+    rule = scenario.targets.village_rule
+    cov = engine.village_coverage(scenario.villages, scenario.sites, scenario.fixed, rule,
+                                  scenario.rasters, scenario.footprints)
+    cells = None
+    if scenario.population is not None:
+        say("spreading households with the population raster")
+        cells = _located_remainder(scenario, cov, registry, folder)
     say("locating households")
-    pc = engine.pieces(cov, scenario.households, registry)
+    pc = engine.pieces(cov, scenario.households, registry, cells)
     say("aggregating communes and provinces (63 and 34 schemes)")
     tables = _unit_tables(pc, cov.layers, scenario, registry, folder)
     provinces63 = boundaries.load("63", "province", data_dir=folder)
@@ -131,7 +186,15 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
         "targets_file": scenario.targets.path,
         "village_rule": scenario.targets.village_rule.describe(),
         "method": engine.METHOD,
-        "household_spread": "uniform over the commune's villages (no population raster given)",
+        "household_spread": (dasymetric.__doc__.split("\n\n", 1)[1].strip() if scenario.population is not None
+                             else "households outside villages are covered in the same proportion as the "
+                                  "commune's village households (no population raster given)"),
+        "population": ({"file": scenario.population.file, "provenance": scenario.population.provenance,
+                        "as_of": scenario.population.as_of, "crs": scenario.population.crs.to_string(),
+                        "transform": list(scenario.population.transform)[:6],
+                        "shape": list(scenario.population.values.shape)}
+                       if scenario.population is not None else None),
+        "layer_sources": _layer_sources(scenario, cov),
         "layers": cov.layers, "mobile_operators": cov.mobile_operators, "fixed_operators": cov.fixed_operators,
         "provenance": sorted({s.get("provenance", "unknown") for s in scenario.meta.get("sources", [])}),
         "boundaries": {name: str(t["boundary_source"].dropna().iloc[0]) if t["boundary_source"].notna().any()
@@ -140,7 +203,10 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
         "attribution": provinces63.attrs.get("attribution", ""),
     }
     say("writing results")
-    _write_store(out, tables | {"villages": villages, "sites": sites}, national, manifest)
+    extra = {"villages": villages, "sites": sites}
+    if cells is not None:
+        extra["household_cells"] = _cells_table(cells, pc, registry)
+    _write_store(out, tables | extra, national, manifest)
     return out
 
 
