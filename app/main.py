@@ -1,0 +1,64 @@
+"""The app's page flow: language, the results store (built on first start), the sidebar, and
+the chosen view. ``streamlit_app.py`` only calls :func:`run`."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import streamlit as st
+
+from app import data, layout, state
+from app.i18n import tr
+from app.views import national, operator, province
+
+_VIEWS = {"national": national.render, "province": province.render, "operator": operator.render}
+
+
+def run() -> None:
+    """One run of the script: everything the reader sees, from the session's choices."""
+    lang = state.init_language()
+    st.set_page_config(page_title=tr("app.page_title", lang), page_icon="📶", layout="wide")
+    state.persist()
+    state.apply_navigation()
+    path = _store(lang)
+    key = data.ref(path)
+    manifest = data.manifest(key)
+    names = {s: province_names(key, s) for s in state.SCHEMES}
+    state.repair(manifest, {s: list(n) for s, n in names.items()}, data.province_crosswalk(key))
+    lang = layout.language_switch()
+    layout.sidebar(manifest, lang, names)
+    ctx = state.Ctx(key=key, manifest=manifest, lang=lang, selection=state.selection())
+    st.title(ctx.t("app.title"))
+    _VIEWS[st.session_state["view"]](ctx)
+
+
+def _store(lang: str) -> Path:
+    """The store to show; the demo is built here on first start, with its steps on screen."""
+    try:
+        ready = data.ready_store()
+    except data.StoreProblem as exc:
+        st.error(tr("store.problem", lang, message=str(exc)))
+        st.stop()
+    if ready is not None:
+        return ready
+    with st.status(tr("build.running", lang), expanded=True) as status:
+        path = data.build_demo_store(progress=lambda step: status.write(tr("build.step", lang, step=step)))
+        status.update(label=tr("build.done", lang), state="complete", expanded=False)
+    return path
+
+
+def province_names(key: data.StoreRef, scheme: str) -> dict[str, str]:
+    """Province code -> name of a scheme, ordered by name (the list readers pick from)."""
+    table = data.table(key, "province", scheme)
+    return dict(sorted(zip(table["code"], table["name"]), key=lambda item: _sort_key(item[1])))
+
+
+def _sort_key(name: str) -> str:
+    """Sort "Tỉnh Bắc Giang" under B, not under T (unit-type prefix dropped), and Đ after D."""
+    for prefix in ("Thành phố ", "Tỉnh "):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    name = name.replace("Đ", "D\uffff").replace("đ", "d\uffff")
+    return "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c)).casefold()

@@ -1,0 +1,166 @@
+"""National view, for ministry planners: every province against the chosen target.
+
+The map's polygons and tooltips are built once per (scheme, indicator, target, layer, language)
+and cached; a click on a province is the only map event that comes back to Python, and it opens
+that province's page.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app import data, fmt, layout, maps, metrics, state
+from app.i18n import comparison, tr
+
+MAP_KEY = "national_map"
+MAP_HEIGHT = 620
+
+
+def render(ctx: state.Ctx) -> None:
+    """Headline numbers, the choropleth with its legend, the ranking, the 5G smart-city status."""
+    sel, target = ctx.selection, ctx.target
+    tables = [f"provinces_{sel.scheme}"]
+    layout.banners(ctx, tables)
+    provinces = data.measured(ctx.key, "province", sel)
+    totals = metrics.totals(provinces, target, sel.indicator)
+    st.subheader(ctx.t("national.heading", n=len(provinces)))
+    st.caption(_target_caption(ctx, target))
+    _headline(ctx, totals)
+
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        layout.legend(ctx, float(target["threshold"]), target["comparison"])
+        click = _map(ctx, tables)
+        st.caption(ctx.t("map.click_hint"))
+    with right:
+        st.markdown(f"**{ctx.t('ranking.title')}**")
+        st.altair_chart(_ranking(ctx, provinces), width="stretch")
+    if click is not None:
+        code = data.locate(ctx.key, sel.scheme, click["lat"], click["lng"])
+        if code is not None:
+            state.navigate(view="province", province=code)
+
+    _five_g(ctx)
+    with st.expander(ctx.t("table.provinces")):
+        frame, decimals = layout.unit_table(ctx, provinces, rank=True)
+        st.dataframe(layout.styled(frame, ctx.lang, decimals), hide_index=True, width="stretch")
+        layout.downloads(frame, f"provinces_{sel.scheme}_{sel.layer}", ctx, key="dl-provinces")
+    layout.sources(ctx, tables)
+
+
+def _target_caption(ctx: state.Ctx, target: dict) -> str:
+    return ctx.t("target.caption", title=layout.target_label(target, ctx.lang).rsplit(" (", 1)[0],
+                 cmp=comparison(target["comparison"]), threshold=fmt.percent(target["threshold"], ctx.lang, 0),
+                 deadline=target["deadline"], source=target["source"],
+                 layer=layout.layer_label(ctx.selection, ctx.lang))
+
+
+def _headline(ctx: state.Ctx, totals: dict) -> None:
+    lang = ctx.lang
+    unit = "villages" if ctx.selection.indicator == "villages" else "households"
+    status = ctx.t("metric.met") if totals["met"] else ctx.t("metric.not_met")
+    specs = [
+        (ctx.t("metric.households"), fmt.percent(totals["households_pct"], lang),
+         ctx.t("metric.of_total", covered=fmt.number(totals["households_covered"], lang),
+               total=fmt.number(totals["households"], lang))),
+        (ctx.t("metric.villages"), fmt.percent(totals["villages_pct"], lang),
+         ctx.t("metric.of_total", covered=fmt.number(totals["villages_covered"], lang),
+               total=fmt.number(totals["villages"], lang))),
+        (ctx.t(f"metric.gap_{unit}"), fmt.number(totals["gap"], lang),
+         f"{status}: {fmt.percent(totals['value'], lang)} / {fmt.points(-totals['gap_pp'], lang)}"),
+        (ctx.t("metric.units_met"), f"{totals['units_met']} / {totals['units']}", None),
+    ]
+    layout.metric_row(specs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _features(key: data.StoreRef, sel: metrics.Selection, lang: str) -> dict:
+    """GeoJSON of the provinces with fill colour and preformatted tooltip texts."""
+    measured = data.measured(key, "province", sel)
+    shapes = data.display_shapes(key, "province", sel.scheme)
+    return maps.feature_collection(shapes, tooltip_props(measured, sel.indicator, lang))
+
+
+def tooltip_props(measured: pd.DataFrame, indicator: str, lang: str) -> pd.DataFrame:
+    """Per unit: name, indicator, households and villages covered/total, gap (texts) and colour."""
+    unit = tr("unit.villages" if indicator == "villages" else "unit.households", lang)
+    gap_text = [
+        tr("metric.met", lang) if met else tr("tooltip.gap_text", lang, status=tr("metric.not_met", lang),
+                                               gap=fmt.number(gap, lang), unit=unit, pp=fmt.points(-pp, lang))
+        for met, gap, pp in zip(measured["met"], measured["gap"], measured["gap_pp"])
+    ]
+    return pd.DataFrame({
+        "code": measured["code"], "n": measured["name"],
+        "v": [fmt.percent(v, lang) for v in measured["value"]],
+        "h": [fmt.ratio(c, t, lang) for c, t in zip(measured["households_covered"], measured["households"])],
+        "l": [fmt.ratio(c, t, lang) for c, t in zip(measured["villages_covered"], measured["villages"])],
+        "g": gap_text, "colour": measured["colour"],
+    })
+
+
+TOOLTIP_FIELDS = ["n", "v", "h", "l", "g"]
+
+
+def tooltip_aliases(ctx: state.Ctx) -> list[str]:
+    return [ctx.t("tooltip.name"), ctx.t(f"indicator.{ctx.selection.indicator}"), ctx.t("tooltip.households"),
+            ctx.t("tooltip.villages"), ctx.t("tooltip.gap")]
+
+
+def _map(ctx: state.Ctx, tables: list[str]) -> dict | None:
+    """The choropleth; returns a new province click, if any."""
+    fig = maps.base_map(maps.VIETNAM_BOUNDS, view_key="national", attribution=layout.attribution(ctx, tables))
+    group = maps.choropleth(_features(ctx.key, ctx.selection, ctx.lang), TOOLTIP_FIELDS, tooltip_aliases(ctx),
+                            name="provinces")
+    out = st_folium(fig, key=MAP_KEY, height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=group,
+                    returned_objects=["last_object_clicked"])
+    return state.new_click(MAP_KEY, (out or {}).get("last_object_clicked"))
+
+
+def _ranking(ctx: state.Ctx, measured: pd.DataFrame) -> alt.LayerChart:
+    """Bars of the indicator per province, best first, with the target as a dashed line."""
+    lang = ctx.lang
+    frame = measured[["name", "value", "colour"]].copy()
+    frame["text"] = [fmt.percent(v, lang) for v in frame["value"]]
+    threshold = float(ctx.target["threshold"])
+    low = float(min(frame["value"].min(skipna=True), threshold))
+    lo = max(0.0, (low - 5) // 10 * 10)  # zoom in on the range that matters, in steps of 10 %
+    x = alt.X("value:Q", title=ctx.t("ranking.value"), scale=alt.Scale(domain=[lo, 100], clamp=True))
+    bars = alt.Chart(frame).mark_bar(clip=True).encode(
+        x=x, y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelFontSize=9, labelLimit=150)),
+        color=alt.Color("colour:N", scale=None),
+        tooltip=[alt.Tooltip("name:N", title=ctx.t("tooltip.name")), alt.Tooltip("text:N", title=ctx.t("col.value"))],
+    )
+    rule = alt.Chart(pd.DataFrame({"value": [threshold], "label": [ctx.t("ranking.target")]})).mark_rule(
+        color="#111", strokeDash=[5, 3], size=1.5).encode(x="value:Q", tooltip=[alt.Tooltip("label:N", title=" ")])
+    return (bars + rule).properties(height=MAP_HEIGHT - 20)
+
+
+def _five_g(ctx: state.Ctx) -> None:
+    """The smart-city 5G target and 5G presence per province (from national.json)."""
+    nat = data.national(ctx.key)
+    smart = nat.get("smart_cities")
+    names = data.table(ctx.key, "province", "63").set_index("code")["name"].to_dict()
+    target = next((t for t in ctx.manifest["targets"] if t["indicator"] == "smart_cities_with_5g"), None)
+    left, right = st.columns([3, 2], gap="medium")
+    if smart and target is not None:
+        with left:
+            st.markdown(f"**{ctx.t('smart.title')}**")
+            status = ctx.t("metric.met") if smart.get("met") else ctx.t("metric.not_met")
+            st.caption(ctx.t("smart.summary", count=smart.get("cities_with_5g", 0),
+                             needed=fmt.number(target["threshold"], ctx.lang), status=status,
+                             rule=smart.get("rule", "")) + f" ({target['source']})")
+            rows = [{ctx.t("smart.region"): ctx.t(f"region.{region}"),
+                     ctx.t("smart.candidates"): ", ".join(names.get(c, c) for c in info.get("candidates", [])),
+                     ctx.t("smart.with_5g"): ", ".join(names.get(c, c) for c in info.get("with_5g", []))
+                     or ctx.t("smart.none")}
+                    for region, info in smart.get("regions", {}).items()]
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if "provinces_with_5g_63" in nat:
+        with right:
+            st.metric(ctx.t("five_g.provinces"), f"{nat['provinces_with_5g_63']} / {len(names)}")
+            five = next((t for t in ctx.manifest["targets"] if t["indicator"] == "provinces_with_5g"), None)
+            if five is not None:
+                st.caption(f"{layout.target_label(five, ctx.lang)}. {five['source']}")

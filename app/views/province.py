@@ -1,0 +1,203 @@
+"""Province view, for a province checking its gap: its figures against every target, its rank,
+its communes on the map, and the villages still to cover (the list to work through).
+
+Villages are drawn only for the chosen province (about a thousand points; tens of thousands
+for the country would slow the browser), on a canvas, uncovered ones always, covered ones on
+request.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app import data, fmt, layout, maps, metrics, state
+from app.i18n import comparison, target_title
+from app.views.national import TOOLTIP_FIELDS, tooltip_aliases, tooltip_props
+
+MAP_HEIGHT = 560
+_UNCOVERED, _COVERED, _SITE = "#d7191c", "#1a9641", "#7b3294"
+
+
+def render(ctx: state.Ctx) -> None:
+    """Headline, gaps per target, the map of communes and villages, the two tables."""
+    sel = ctx.selection
+    code = st.session_state["province"]
+    tables = [f"provinces_{sel.scheme}", f"communes_{sel.scheme}"]
+    layout.banners(ctx, tables)
+    provinces = data.measured(ctx.key, "province", sel)
+    row = provinces.loc[provinces["code"] == code].iloc[0]
+    st.subheader(ctx.t("province.heading", name=row["name"]))
+    st.caption(_caption(ctx))
+    _headline(ctx, provinces, row)
+
+    st.markdown(f"**{ctx.t('province.gaps')}**")
+    _gaps_table(ctx, code)
+
+    show_covered = st.checkbox(ctx.t("province.show_covered"), key="show_covered")
+    has_sites = data.sites(ctx.key) is not None
+    show_sites = st.checkbox(ctx.t("province.show_sites"), key="show_sites", disabled=not has_sites,
+                             help=None if has_sites else ctx.t("province.no_sites"))
+    layout.legend(ctx, float(ctx.target["threshold"]), ctx.target["comparison"])
+    _map(ctx, code, tables, show_covered, show_sites and has_sites)
+    st.caption(ctx.t("province.villages_legend"))
+
+    communes = data.measured(ctx.key, "commune", sel, parent=code)
+    st.markdown(f"**{ctx.t('province.communes')}** ({len(communes)})")
+    frame, decimals = layout.unit_table(ctx, communes)
+    st.dataframe(layout.styled(frame, ctx.lang, decimals), hide_index=True, width="stretch", height=320)
+    layout.downloads(frame, f"communes_{sel.scheme}_{code}_{sel.layer}", ctx, key="dl-communes")
+
+    _uncovered(ctx, code)
+    layout.sources(ctx, tables)
+
+
+def _caption(ctx: state.Ctx) -> str:
+    target = ctx.target
+    return ctx.t("target.caption", title=target_title(target, ctx.lang), cmp=comparison(target["comparison"]),
+                 threshold=fmt.percent(target["threshold"], ctx.lang, 0), deadline=target["deadline"],
+                 source=target["source"], layer=layout.layer_label(ctx.selection, ctx.lang))
+
+
+def _headline(ctx: state.Ctx, provinces: pd.DataFrame, row: pd.Series) -> None:
+    lang = ctx.lang
+    rank = metrics.ranks(provinces)[row["code"]]
+    unit = "villages" if ctx.selection.indicator == "villages" else "households"
+    status = ctx.t("metric.met") if row["met"] else ctx.t("metric.not_met")
+    layout.metric_row([
+        (ctx.t("metric.households"), fmt.percent(row["households_pct"], lang),
+         ctx.t("metric.of_total", covered=fmt.number(row["households_covered"], lang),
+               total=fmt.number(row["households"], lang))),
+        (ctx.t("metric.villages"), fmt.percent(row["villages_pct"], lang),
+         ctx.t("metric.of_total", covered=fmt.number(row["villages_covered"], lang),
+               total=fmt.number(row["villages"], lang))),
+        (ctx.t(f"metric.gap_{unit}"), fmt.number(row["gap"], lang),
+         f"{status}: {fmt.percent(row['value'], lang)} / {fmt.points(-row['gap_pp'], lang)}"),
+        (ctx.t("metric.rank", indicator=ctx.t(f"indicator.{ctx.selection.indicator}")),
+         ctx.t("metric.rank_value", rank=rank, n=len(provinces)), None),
+    ])
+
+
+def _gaps_table(ctx: state.Ctx, code: str) -> None:
+    """The province's gap to every households/villages target, as the store computed it."""
+    table = data.table(ctx.key, "province", ctx.selection.scheme)
+    gaps = metrics.target_gaps(table.loc[table["code"] == code].iloc[0], ctx.manifest)
+    lang = ctx.lang
+    frame = pd.DataFrame({
+        ctx.t("col.target"): [target_title(t, lang) for t in _targets(ctx, gaps["id"])],
+        ctx.t("col.threshold"): [f"{comparison(c)} {fmt.percent(v, lang, 0)}"
+                                 for c, v in zip(gaps["comparison"], gaps["threshold"])],
+        ctx.t("col.deadline"): gaps["deadline"].to_numpy(),
+        ctx.t("col.network"): [ctx.t(f"tech.{x}") for x in gaps["technology"]],
+        ctx.t("col.value"): gaps["value"].to_numpy(),
+        ctx.t("col.met"): [ctx.t("yes") if m else ctx.t("no") for m in gaps["met"]],
+        ctx.t("col.gap_pp"): gaps["gap_pp"].to_numpy(),
+        ctx.t("col.gap_households"): gaps["gap"].where(gaps["unit"] == "households").to_numpy(),
+        ctx.t("col.gap_villages"): gaps["gap"].where(gaps["unit"] == "villages").to_numpy(),
+        ctx.t("col.source"): gaps["source"].to_numpy(),
+    })
+    decimals = {ctx.t("col.value"): 1, ctx.t("col.gap_pp"): 1, ctx.t("col.gap_households"): 0,
+                ctx.t("col.gap_villages"): 0}
+    st.dataframe(layout.styled(frame, lang, decimals), hide_index=True, width="stretch")
+
+
+def _targets(ctx: state.Ctx, ids: pd.Series) -> list[dict]:
+    by_id = {t["id"]: t for t in ctx.manifest["targets"]}
+    return [by_id[i] for i in ids]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _commune_features(key: data.StoreRef, sel: metrics.Selection, code: str, lang: str) -> dict:
+    measured = data.measured(key, "commune", sel, parent=code)
+    shapes = data.display_shapes(key, "commune", sel.scheme, parent=code)
+    return maps.feature_collection(shapes, tooltip_props(measured, sel.indicator, lang))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _village_features(key: data.StoreRef, scheme: str, code: str, layer: str, covered: bool,
+                      lang: str) -> dict:
+    """Villages of the province as GeoJSON points, uncovered (or covered) by a layer."""
+    commune_col = "commune_code" if scheme == "63" else "commune_34"
+    v = data.village_subset(key, scheme, code, ["village_id", "name", commune_col, "households", "operators",
+                                                "lon", "lat", f"cov__{layer}"])
+    v = v.loc[v[f"cov__{layer}"].astype(bool) == covered]
+    communes = data.table(key, "commune", scheme).set_index("code")["name"]
+    colour, radius = (_COVERED, 3) if covered else (_UNCOVERED, 5)
+    features = [
+        {"type": "Feature", "id": vid, "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+         "properties": {"n": name, "c": communes.get(cc, cc), "h": fmt.number(hh, lang), "o": int(ops),
+                        "colour": colour, "radius": radius, "stroke": "#ffffff"}}
+        for vid, name, cc, hh, ops, x, y in zip(v["village_id"], v["name"], v[commune_col], v["households"],
+                                                v["operators"], v["lon"], v["lat"])
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _site_features(key: data.StoreRef, scheme: str, code: str, technology: str, operator: str) -> dict:
+    sites = data.sites(key)
+    s = sites.loc[sites[f"province_{scheme}"] == code]
+    if technology in ("4G", "5G"):
+        s = s.loc[s["technology"] == technology]
+    if operator != metrics.ALL:
+        s = s.loc[s["operator"] == operator]
+    features = [
+        {"type": "Feature", "id": str(sid), "geometry": {"type": "Point",
+                                                         "coordinates": [round(p.x, 5), round(p.y, 5)]},
+         "properties": {"n": str(sid), "o": op, "t": tech, "r": f"{int(r)} m", "colour": _SITE, "radius": 3,
+                        "stroke": _SITE}}
+        for sid, op, tech, r, p in zip(s["site_id"], s["operator"], s["technology"], s["radius_m"], s.geometry)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _map(ctx: state.Ctx, code: str, tables: list[str], show_covered: bool, show_sites: bool) -> None:
+    sel = ctx.selection
+    shapes = data.display_shapes(ctx.key, "province", sel.scheme)
+    bounds = maps.bounds_of(shapes.loc[shapes["code"] == code])
+    fig = maps.base_map(bounds, view_key=f"province:{sel.scheme}:{code}", canvas=True,
+                        attribution=layout.attribution(ctx, tables))
+    groups = [maps.choropleth(_commune_features(ctx.key, sel, code, ctx.lang), TOOLTIP_FIELDS,
+                              tooltip_aliases(ctx), name="communes")]
+    village_fields = ["n", "c", "h", "o"]
+    village_aliases = [ctx.t("col.name"), ctx.t("col.commune"), ctx.t("col.households"), ctx.t("col.operators")]
+    if show_covered:
+        groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, True, ctx.lang),
+                                  village_fields, village_aliases, name="covered"))
+    if show_sites:
+        groups.append(maps.points(_site_features(ctx.key, sel.scheme, code, sel.technology, sel.operator),
+                                  ["n", "o", "t", "r"], [ctx.t("col.site"), ctx.t("operator.label"),
+                                                         ctx.t("tech.label"), ctx.t("col.radius")], name="sites"))
+    groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, False, ctx.lang),
+                              village_fields, village_aliases, name="uncovered"))
+    st_folium(fig, key=f"province_map_{sel.scheme}_{code}", height=MAP_HEIGHT, use_container_width=True,
+              feature_group_to_add=groups, returned_objects=[])
+
+
+def _uncovered(ctx: state.Ctx, code: str) -> None:
+    """The villages still to cover for the chosen layer, largest first; downloadable."""
+    sel = ctx.selection
+    commune_col = "commune_code" if sel.scheme == "63" else "commune_34"
+    v = data.village_subset(ctx.key, sel.scheme, code, ["village_id", "name", commune_col, "households",
+                                                        "operators", "lon", "lat", f"cov__{sel.layer}"])
+    todo = metrics.uncovered_villages(v, sel.layer)
+    communes = data.table(ctx.key, "commune", sel.scheme).set_index("code")["name"]
+    st.markdown(f"**{ctx.t('province.uncovered', layer=layout.layer_label(sel, ctx.lang))}**")
+    if todo.empty:
+        st.success(ctx.t("province.none_uncovered"))
+        return
+    st.caption(ctx.t("province.uncovered_count", n=fmt.number(len(todo), ctx.lang),
+                     hh=fmt.number(todo["households"].sum(), ctx.lang)))
+    frame = pd.DataFrame({
+        ctx.t("col.village_id"): todo["village_id"].to_numpy(), ctx.t("col.name"): todo["name"].to_numpy(),
+        ctx.t("col.code"): todo[commune_col].to_numpy(),
+        ctx.t("col.commune"): todo[commune_col].map(communes).to_numpy(),
+        ctx.t("col.households"): todo["households"].to_numpy(),
+        ctx.t("col.operators"): todo["operators"].to_numpy(),
+        ctx.t("col.lon"): todo["lon"].to_numpy(), ctx.t("col.lat"): todo["lat"].to_numpy(),
+    })
+    st.dataframe(layout.styled(frame, ctx.lang, {ctx.t("col.households"): 0, ctx.t("col.lon"): 5,
+                                                 ctx.t("col.lat"): 5}),
+                 hide_index=True, width="stretch", height=320)
+    layout.downloads(frame, f"uncovered_villages_{sel.scheme}_{code}_{sel.layer}", ctx, key="dl-villages")
