@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from rasterio.io import MemoryFile
+from rasterio.transform import from_origin
+from scipy import ndimage
 
 from geodata import load_registry
 from geodata.crs import AREA_CRS
@@ -168,6 +171,7 @@ def write_demo(out: Path, seed: int = 42, data_dir: Path | None = None) -> Path:
         "villages.csv": _csv(villages[["village_id", "name", "commune_code", "lon", "lat", "households"]]),
         "sites.csv": _csv(sites),
         "fixed.csv": _csv(fixed),
+        "population.tif": _population_raster(villages),
     }
     stats = {**_summary(communes, villages, sites), **mobile, **fibre}
     files["scenario.toml"] = _scenario_toml(seed, registry.units_source, stats)
@@ -543,13 +547,17 @@ def _make_fixed(communes: pd.DataFrame, villages: pd.DataFrame, no_mobile: np.nd
     def passed_at(shift: float) -> np.ndarray:
         return np.where(fibre, np.clip(np.floor(_sigmoid(logit + shift) * vhh), 1, vhh), 0).astype(np.int64)
 
+    # The engine counts a commune's households outside villages as passed in the same share as
+    # its village households, so each village's passes weigh commune households / village households.
+    commune_vhh = np.bincount(vcomm, weights=vhh, minlength=len(communes))
+    scale = (communes["households"].to_numpy(float) / np.maximum(commune_vhh, 1))[vcomm]
     lo, hi = -15.0, 15.0
     target = CALIBRATION.fibre_household_share * total
-    if passed_at(hi).sum() < target:
+    if (passed_at(hi) * scale).sum() < target:
         raise DemoError("the fibre target cannot be reached with these villages")
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if passed_at(mid).sum() < target else (lo, mid)
+        lo, hi = (mid, hi) if (passed_at(mid) * scale).sum() < target else (lo, mid)
     lead = passed_at(hi)
 
     # Operators: a leader per village, a second and third passing part of the leader's footprint.
@@ -575,16 +583,43 @@ def _make_fixed(communes: pd.DataFrame, villages: pd.DataFrame, no_mobile: np.nd
     })
 
     hh_prov = np.array([CENSUS_2019_HOUSEHOLDS[c][0] for c in codes])
-    share_prov = np.bincount(vprov, weights=lead, minlength=len(codes)) / hh_prov
+    share_prov = np.bincount(vprov, weights=lead * scale, minlength=len(codes)) / hh_prov
     stats = {
-        "fibre_household_share": round(float(lead.sum() / total), 4),
-        "households_passed_by_fibre": int(lead.sum()),
+        "fibre_household_share": round(float((lead * scale).sum() / total), 4),
+        "households_passed_by_fibre": int(round((lead * scale).sum())),
         "villages_without_fibre": int((lead == 0).sum()),
         "provinces_below_80pct_fibre": int((share_prov < 0.8).sum()),
         "provinces_at_or_above_80pct_fibre": int((share_prov >= 0.8).sum()),
         "fixed_rows_per_operator": {op: int((fixed["operator"] == op).sum()) for op in FIXED_OPERATORS},
     }
     return fixed, stats
+
+
+# -- population raster ------------------------------------------------------------------------
+_GRID_ORIGIN = (102.1, 23.5)  # lon/lat of the grid's north-west corner
+_GRID_CELL = 0.02             # degrees (about 2 km)
+_GRID_SHAPE = (760, 380)      # rows, columns: down to 8.3 N, east to 109.7 E
+
+
+def _population_raster(villages: pd.DataFrame) -> bytes:
+    """A SYNTHETIC population grid (GeoTIFF bytes): village households smoothed over ~3 km, plus a
+    thin floor so every commune has weight. The engine uses it only as relative weights within
+    a commune, to place the households that live outside villages near settlements."""
+    rows, cols = _GRID_SHAPE
+    r = np.floor((_GRID_ORIGIN[1] - villages["lat"].to_numpy()) / _GRID_CELL).astype(int).clip(0, rows - 1)
+    c = np.floor((villages["lon"].to_numpy() - _GRID_ORIGIN[0]) / _GRID_CELL).astype(int).clip(0, cols - 1)
+    grid = np.bincount(r * cols + c, weights=villages["households"].to_numpy(float), minlength=rows * cols)
+    grid = ndimage.gaussian_filter(grid.reshape(rows, cols), sigma=1.5)
+    grid = (grid + 0.01 * grid[grid > 0].mean()).astype("float32")
+    profile = {"driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4326", "transform": from_origin(*_GRID_ORIGIN, _GRID_CELL, _GRID_CELL),
+               "compress": "deflate", "predictor": 3}
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(grid, 1)
+            dst.update_tags(SYNTHETIC="yes", generator="coverage.demo",
+                            description="SYNTHETIC relative population weights (demo); not real data")
+        return mem.read()
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -643,7 +678,8 @@ Fixed: {no_fibre} villages without any fixed network are drawn (remote villages,
 without mobile signal, in the same regions); elsewhere the share of households passed follows \
 a logistic model with region, province, commune and village effects and one national shift \
 solved by bisection so that households passed equal {fibre:.0%} of the census households \
-(households outside villages count as not passed). VNPT stands for the VNPT-VinaPhone group's \
+(counting, as the engine does, a commune's households outside villages as passed in the same \
+share as its village households). VNPT stands for the VNPT-VinaPhone group's \
 fixed network; FPT appears outside the mountains. In each village the operators' footprints are \
 nested: households passed by any operator = the largest operator's households_passed."""
 
@@ -669,6 +705,11 @@ def _scenario_toml(seed: int, units_source: str, stats: dict) -> str:
         'generator = "coverage.demo.write_demo"',
         f"method = {_toml_value(_method_text())}",
         "",
+        "[population]  # spreads households outside villages inside their commune",
+        'file = "population.tif"',
+        'provenance = "synthetic"',
+        'as_of = "2024-12-31"',
+        "",
         "[calibration]  # targets the generator was tuned to",
         *(f"{k} = {_toml_value(v)}" for k, v in asdict(CALIBRATION).items()),
         "",
@@ -692,6 +733,9 @@ def _scenario_toml(seed: int, units_source: str, stats: dict) -> str:
          "citation": "generated by coverage.demo",
          "note": "Invented households passed per village (Viettel, VNPT, FPT), calibrated to about "
                  "82 % of households reached by fibre (H1 2024: 82.2 %)."},
+        {"file": "population.tif", "provenance": "synthetic", "as_of": "2024-12-31",
+         "citation": "generated by coverage.demo",
+         "note": "Invented relative population weights: village households smoothed over about 3 km."},
     ]
     for src in sources:
         lines.append("[[sources]]")
@@ -733,7 +777,8 @@ sites: {stats['sites']:,}
 {per_op}
 
 Files: scenario.toml (metadata and provenance), households.csv, villages.csv, sites.csv,
-fixed.csv; format in coverage/SCENARIO_FORMAT.md.
+fixed.csv, population.tif (synthetic weights placing households outside villages near
+settlements); format in coverage/SCENARIO_FORMAT.md.
 """
 
 
@@ -756,7 +801,7 @@ def _check_replaceable(out: Path) -> None:
                         "choose another folder or remove it first.")
 
 
-def _write_atomically(out: Path, files: dict[str, str]) -> Path:
+def _write_atomically(out: Path, files: dict[str, str | bytes]) -> Path:
     """Write every file into a sibling temporary folder, then swap it in."""
     out.parent.mkdir(parents=True, exist_ok=True)
     _check_replaceable(out)
@@ -764,8 +809,11 @@ def _write_atomically(out: Path, files: dict[str, str]) -> Path:
     tmp.chmod(0o755)  # mkdtemp makes it private; a scenario folder is an ordinary folder
     old: Path | None = None
     try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                (tmp / name).write_text(content, encoding="utf-8", newline="\n")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             old.rmdir()

@@ -92,12 +92,13 @@ def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.Data
 
 
 def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], passed: dict[str, np.ndarray],
-                  rule: VillageRule) -> tuple[dict[str, np.ndarray], list[str]]:
+                  rule: VillageRule, passed_any: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Covered households (``hh_cov__``) and covered flags (``cov__``) of every layer.
 
     ``hh`` are the households at each location, ``reached`` the mobile reach per (technology,
     operator), ``passed`` the households passed by each fixed operator (nested footprints: the
-    households passed by several operators are the largest single count).
+    households passed by several operators are the largest single count, unless ``passed_any``
+    gives the households passed by any operator).
     """
     n = len(hh)
     mobile_ops = sorted({op for _, op in reached})
@@ -119,6 +120,8 @@ def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], pa
         r5 = np.logical_or.reduce([reached.get(("5G", o), zero_b) for o in sel_m]) if sel_m else zero_b
         mob = r4 | r5
         fx = np.maximum.reduce([passed[o] for o in sel_f]) if sel_f else zero_i
+        if op == "all" and passed_any is not None:
+            fx = passed_any
         per_tech = {
             "4G": (np.where(r4, hh, 0), r4),
             "5G": (np.where(r5, hh, 0), r5),
@@ -149,14 +152,22 @@ def cell_coverage(cells: pd.DataFrame, cov: VillageCoverage, sites: pd.DataFrame
     reached = mobile_reach(lon, lat, sites, rasters, footprints)
     by_footprint = fixed_reach(lon, lat, footprints)
     v = cov.table.groupby("commune_code")
+    village_hh = v["households"].sum().replace(0, np.nan)
+
+    def _at_village_rate(column: str) -> np.ndarray:
+        rate = v[column].sum() / village_hh
+        return hh * cells["commune_code"].map(rate).fillna(0.0).to_numpy()
+
     passed: dict[str, np.ndarray] = {}
     for op in cov.fixed_operators:
-        if op in by_footprint:
-            passed[op] = np.where(by_footprint[op], hh, 0.0)
-        else:
-            rate = v[f"hh_cov__fixed__{op}"].sum() / v["households"].sum().replace(0, np.nan)
-            passed[op] = hh * cells["commune_code"].map(rate).fillna(0.0).to_numpy()
-    cols, layers = layer_columns(hh, reached, passed, rule)
+        passed[op] = (np.where(by_footprint[op], hh, 0.0) if op in by_footprint
+                      else _at_village_rate(f"hh_cov__fixed__{op}"))
+    passed_any = None
+    if cov.fixed_operators and set(cov.fixed_operators) - set(by_footprint):
+        # Rates do not combine by maximum: use the commune's rate for any operator.
+        passed_any = np.maximum.reduce([_at_village_rate("hh_cov__fixed__all"),
+                                        *(passed[o] for o in by_footprint if o in passed)])
+    cols, layers = layer_columns(hh, reached, passed, rule, passed_any)
     table = pd.DataFrame({f"hh_cov__{k}": cols[f"hh_cov__{k}"] for k in cov.layers})
     return pd.concat([cells.reset_index(drop=True), table], axis=1)
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyogrio
 import pytest
 from typer.testing import CliRunner
 
@@ -104,3 +105,12 @@ def test_demo_build_report_pipeline(tmp_path, data_dir) -> None:
         assert 0 < met.sum() < n  # some provinces meet the village target, some do not
     manifest = json.loads((tmp_path / "store/manifest.json").read_text())
     assert manifest["scenario"]["synthetic"] is True
+    national = json.loads((tmp_path / "store/national.json").read_text())["63"]
+    # Calibrated to ~82 % of households reached by fibre (late 2024), as the engine counts it.
+    assert national["hh_cov__fixed__all"] / national["households"] == pytest.approx(0.82, abs=0.005)
+    clusters = tmp_path / "clusters.gpkg"
+    result = runner.invoke(app, ["export", "--store", str(tmp_path / "store"), "--layer", "uncovered-households",
+                                 "--province", "Điện Biên", "--format", "gpkg", "--out", str(clusters)])
+    assert result.exit_code == 0, result.output
+    layer = pyogrio.read_dataframe(clusters, layer="uncovered_households")
+    assert len(layer) > 0 and (layer["province_63"] == "11").all()
