@@ -61,9 +61,10 @@ def _national(tables: dict[str, gpd.GeoDataFrame], sites: pd.DataFrame, scenario
         prov = tables[f"provinces_{scheme}"]
         totals = engine.national(prov.drop(columns="geometry"))
         result[scheme] = {k: float(v) for k, v in totals.items() if not k.endswith("__met")}
-    counts = sites.loc[sites["technology"] == "5G", "province_63"].value_counts()
-    result["sites_5g_by_province_63"] = {str(k): int(v) for k, v in counts.items()}
-    result["provinces_with_5g_63"] = int(len(counts))
+    for scheme in ("63", "34"):
+        counts = sites.loc[sites["technology"] == "5G", f"province_{scheme}"].value_counts()
+        result[f"sites_5g_by_province_{scheme}"] = {str(k): int(v) for k, v in counts.items()}
+        result[f"provinces_with_5g_{scheme}"] = int(len(counts))
     result["smart_cities"] = engine.smart_cities_status(tables["provinces_63"], scenario.targets.smart_cities)
     return result
 
