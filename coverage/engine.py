@@ -92,13 +92,12 @@ def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.Data
 
 
 def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], passed: dict[str, np.ndarray],
-                  rule: VillageRule, passed_any: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+                  rule: VillageRule) -> tuple[dict[str, np.ndarray], list[str]]:
     """Covered households (``hh_cov__``) and covered flags (``cov__``) of every layer.
 
     ``hh`` are the households at each location, ``reached`` the mobile reach per (technology,
     operator), ``passed`` the households passed by each fixed operator (nested footprints: the
-    households passed by several operators are the largest single count, unless ``passed_any``
-    gives the households passed by any operator).
+    households passed by several operators are the largest single count).
     """
     n = len(hh)
     mobile_ops = sorted({op for _, op in reached})
@@ -120,8 +119,6 @@ def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], pa
         r5 = np.logical_or.reduce([reached.get(("5G", o), zero_b) for o in sel_m]) if sel_m else zero_b
         mob = r4 | r5
         fx = np.maximum.reduce([passed[o] for o in sel_f]) if sel_f else zero_i
-        if op == "all" and passed_any is not None:
-            fx = passed_any
         per_tech = {
             "4G": (np.where(r4, hh, 0), r4),
             "5G": (np.where(r5, hh, 0), r5),
@@ -139,39 +136,6 @@ def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], pa
     return cols, layers
 
 
-def cell_coverage(cells: pd.DataFrame, cov: VillageCoverage, sites: pd.DataFrame, rule: VillageRule,
-                  rasters: tuple[SignalRaster, ...] = (), footprints: tuple[Footprint, ...] = ()) -> pd.DataFrame:
-    """Covered households of located remainder shares (from :func:`coverage.dasymetric.spread`).
-
-    Mobile layers reach a cell's households when they reach its centre. Fixed networks pass them
-    when the operator's footprint holds the centre; an operator known only by households passed
-    per village passes the commune's village share of them (nothing better is known).
-    """
-    lon, lat = cells["lon"].to_numpy(float), cells["lat"].to_numpy(float)
-    hh = cells["households"].to_numpy(float)
-    reached = mobile_reach(lon, lat, sites, rasters, footprints)
-    by_footprint = fixed_reach(lon, lat, footprints)
-    v = cov.table.groupby("commune_code")
-    village_hh = v["households"].sum().replace(0, np.nan)
-
-    def _at_village_rate(column: str) -> np.ndarray:
-        rate = v[column].sum() / village_hh
-        return hh * cells["commune_code"].map(rate).fillna(0.0).to_numpy()
-
-    passed: dict[str, np.ndarray] = {}
-    for op in cov.fixed_operators:
-        passed[op] = (np.where(by_footprint[op], hh, 0.0) if op in by_footprint
-                      else _at_village_rate(f"hh_cov__fixed__{op}"))
-    passed_any = None
-    if cov.fixed_operators and set(cov.fixed_operators) - set(by_footprint):
-        # Rates do not combine by maximum: use the commune's rate for any operator.
-        passed_any = np.maximum.reduce([_at_village_rate("hh_cov__fixed__all"),
-                                        *(passed[o] for o in by_footprint if o in passed)])
-    cols, layers = layer_columns(hh, reached, passed, rule, passed_any)
-    table = pd.DataFrame({f"hh_cov__{k}": cols[f"hh_cov__{k}"] for k in cov.layers})
-    return pd.concat([cells.reset_index(drop=True), table], axis=1)
-
-
 def _assign_new_communes(villages: pd.DataFrame, registry: Registry) -> np.ndarray:
     """The 34-scheme commune of each village (nearest candidate for split old communes)."""
     cw = registry.commune_crosswalk
@@ -186,12 +150,12 @@ def _assign_new_communes(villages: pd.DataFrame, registry: Registry) -> np.ndarr
 
 
 def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry,
-           cells: pd.DataFrame | None = None) -> pd.DataFrame:
+           located: pd.DataFrame | None = None) -> pd.DataFrame:
     """Located households: one row per village plus one per remainder part of each commune.
 
-    With ``cells`` (remainder households located by a population raster, with their layer
-    columns from :func:`cell_coverage`), a commune's remainder is the sum of its cells, per new
-    commune; communes without cells keep the village-rate rule.
+    ``located`` holds remainders already placed by a population raster, per (``commune_63``,
+    ``commune_34``) with ``households`` and ``hh_cov__`` columns (see
+    :func:`coverage.dasymetric.located_remainder`); other communes keep the village-rate rule.
 
     Columns: commune_63, commune_34, households, villages (1 for a village row), and the layer
     columns. Summing pieces by any unit gives that unit's figures, so totals add up by design.
@@ -211,13 +175,9 @@ def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry,
     vcov = by[hh_cols].sum()
     rem = households.set_index("commune_code")["households"].astype(float)
     rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
-    located = None
-    if cells is not None and len(cells):
-        cells = cells.assign(commune_34=_assign_new_communes(cells[["commune_code", "lon", "lat"]], registry))
-        located = cells.groupby(["commune_code", "commune_34"], dropna=False)[["households", *hh_cols]].sum()
-        located = located.reset_index().rename(columns={"commune_code": "commune_63"})
+    if located is not None and len(located):
+        located = located.assign(villages=0.0)
         located[cov_cols] = 0.0
-        located["villages"] = 0.0
         rem = rem.drop(located["commune_63"].unique(), errors="ignore")
     share = vcov.div(vhh, axis=0).where(vhh > 0, 0.0).reindex(rem.index).fillna(0.0)
 

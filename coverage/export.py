@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import tomllib
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +24,16 @@ import pyogrio
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from coverage import engine, store
+from coverage import dasymetric, engine, store
 from coverage.clusters import grid_clusters, point_clusters
+from coverage.scenario import load_coverage_inputs
+from geodata import boundaries
+from geodata.crs import AREA_CRS
 from geodata._cache import atomic_write
 from geodata.errors import DataFileError, VnbbError
 from geodata.registry import load_registry
 
+_MIN_CELL_HOUSEHOLDS = 0.5  # a cell with less than half an uncovered household is not a gap
 EXPORT_LAYERS = ("uncovered-villages", "uncovered-households", "coverage")
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
 SUFFIXES = {"gpkg": ".gpkg", "geojson": ".geojson", "shp": ".zip", "csv": ".csv", "xlsx": ".xlsx"}
@@ -78,7 +83,7 @@ def gap_layer(store_dir: Path | str, layer: str, *, provinces: Sequence[str] | N
         if layer == "uncovered-villages":
             out = _uncovered_villages(villages, key)
         elif manifest.get("population"):
-            out = _grid_household_clusters(store_dir, manifest["population"], villages, key, codes, scheme)
+            out = _grid_household_clusters(store_dir, manifest, villages, key, codes, scheme)
         else:
             out = _household_clusters(villages, key, scheme)
     out.insert(len(out.columns) - 1, "technology", technology)
@@ -110,40 +115,56 @@ def _uncovered_villages(villages: gpd.GeoDataFrame, key: str) -> gpd.GeoDataFram
     }, geometry=gap.geometry.to_numpy(), crs=villages.crs).reset_index(drop=True)
 
 
-def _grid_household_clusters(store_dir: Path | str, grid: dict, villages: gpd.GeoDataFrame, key: str,
+def _grid_household_clusters(store_dir: Path | str, manifest: dict, villages: gpd.GeoDataFrame, key: str,
                              codes: list[str] | None, scheme: str) -> gpd.GeoDataFrame:
-    """Clusters of touching population cells holding uncovered households (villages' included)."""
-    cells = gpd.read_parquet(Path(store_dir) / "household_cells.parquet")
+    """Clusters of touching population cells holding uncovered households (villages' included),
+    redrawn on the population grid over the selected provinces, strip by strip."""
+    pop = manifest["population"]
+    path = Path(pop["path"])
+    if not path.is_file():
+        raise ExportError(f"the population raster {path} used by this store is gone; household clusters "
+                          "are drawn from it. Put it back or rebuild the store.")
+    grid = dasymetric.PopulationGrid(path, Affine(*pop["transform"]), CRS.from_user_input(pop["crs"]),
+                                     tuple(pop["shape"]), None, pop["file"], pop["provenance"], pop["as_of"])
+    data_dir = manifest.get("key", {}).get("data_dir")
+    data_dir = None if data_dir in (None, "None") else data_dir
+    communes = boundaries.load("63", "commune", data_dir=data_dir)
+    province = (communes["parent_code"] if scheme == "63"
+                else load_registry(data_dir).new_province_of(communes["parent_code"]))
     if codes is not None:
-        cells = cells[cells[f"province_{scheme}"].isin(codes)]
-    transform = Affine(*grid["transform"])
-    crs = CRS.from_user_input(grid["crs"])
-    h, w = grid["shape"]
+        communes = communes[province.isin(codes).to_numpy()]
+    factors = pd.read_parquet(Path(store_dir) / "remainder_factors.parquet")
+    scenario_dir = Path(manifest["scenario"]["folder"])
+    entries = tomllib.loads((scenario_dir / "scenario.toml").read_text(encoding="utf-8")).get("coverage", [])
+    rasters, footprints = load_coverage_inputs(scenario_dir, list(entries))
+    geometry = dasymetric.CoverageGeometry.build(grid.crs, gpd.read_parquet(Path(store_dir) / "sites.parquet"),
+                                                 rasters, footprints)
+    window = grid.window_of(tuple(communes.total_bounds))
+    unc, transform = dasymetric.uncovered_grid(grid, window, communes, factors, geometry, key)
+    # Village households at their cell.
     unc_v = (villages["households"] - villages[f"hh_cov__{key}"]).to_numpy(float)
-    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(villages["lon"].to_numpy(float),
-                                                                     villages["lat"].to_numpy(float))
+    x, y = Transformer.from_crs(4326, grid.crs, always_xy=True).transform(villages["lon"].to_numpy(float),
+                                                                          villages["lat"].to_numpy(float))
     vcol, vrow = ~transform @ (x, y)
     vrow, vcol = np.floor(vrow).astype(np.int64), np.floor(vcol).astype(np.int64)
-    on = (vrow >= 0) & (vrow < h) & (vcol >= 0) & (vcol < w)
-    rows = np.concatenate([cells["row"].to_numpy(np.int64), vrow[on]])
-    cols = np.concatenate([cells["col"].to_numpy(np.int64), vcol[on]])
-    unc = np.concatenate([(cells["households"] - cells[f"hh_cov__{key}"]).to_numpy(float), unc_v[on]])
-    nvil = np.concatenate([np.zeros(len(cells)), (unc_v[on] > 0).astype(float)])
-    if len(rows) == 0:
-        return _household_clusters(villages.iloc[:0], key, scheme)
-    # Work on the window holding the households only.
-    r0, c0 = rows.min(), cols.min()
-    shape = (rows.max() - r0 + 1, cols.max() - c0 + 1)
-    flat = (rows - r0) * shape[1] + (cols - c0)
-    grid_unc = np.bincount(flat, weights=unc, minlength=shape[0] * shape[1]).reshape(shape)
-    grid_vil = np.bincount(flat, weights=nvil, minlength=shape[0] * shape[1]).reshape(shape)
-    clusters = grid_clusters(grid_unc, transform @ Affine.translation(c0, r0), crs, grid_vil, min_households=0.05)
-    points = gpd.GeoDataFrame(
-        {"province": np.concatenate([cells[f"province_{scheme}"].to_numpy(), villages[f"province_{scheme}"].to_numpy()]),
-         "weight": np.concatenate([(cells["households"] - cells[f"hh_cov__{key}"]).to_numpy(float), unc_v])},
-        geometry=np.concatenate([cells.geometry.to_numpy(), villages.geometry.to_numpy()]), crs=4326)
-    return _with_province(clusters, points[points["weight"] > 0], scheme).rename(
-        columns={"households": "households_uncovered"})
+    on = (vrow >= 0) & (vrow < unc.shape[0]) & (vcol >= 0) & (vcol < unc.shape[1]) & (unc_v > 0)
+    np.add.at(unc, (vrow[on], vcol[on]), unc_v[on])
+    nvil = np.zeros(unc.shape)
+    np.add.at(nvil, (vrow[on], vcol[on]), 1.0)
+    clusters = grid_clusters(unc, transform, grid.crs, nvil, min_households=_MIN_CELL_HOUSEHOLDS)
+    points = pd.DataFrame({"province": province.loc[communes.index].to_numpy()})
+    if len(clusters):
+        # The province of the commune under (or nearest to: cells straddle edges) each cluster.
+        inside = gpd.sjoin_nearest(
+            gpd.GeoDataFrame(clusters[["cluster_id"]], geometry=clusters.geometry.representative_point(),
+                             crs=4326).to_crs(AREA_CRS),
+            gpd.GeoDataFrame({"province": points["province"]}, geometry=communes.geometry.to_numpy(),
+                             crs=4326).to_crs(AREA_CRS))
+        main = inside.drop_duplicates("cluster_id").set_index("cluster_id")["province"]
+        clusters.insert(3, f"province_{scheme}", clusters["cluster_id"].map(main))
+    else:
+        clusters.insert(3, f"province_{scheme}", pd.Series(dtype=str))
+    return clusters.rename(columns={"households": "households_uncovered"})
 
 
 def _with_province(clusters: gpd.GeoDataFrame, points: gpd.GeoDataFrame, scheme: str) -> gpd.GeoDataFrame:
@@ -211,8 +232,9 @@ def _layer_method(layer: str, manifest: dict) -> str:
     if layer == "uncovered-households" and manifest.get("population"):
         return ("Households not covered, located by the population raster "
                 f"({manifest['population']['file']}) for those outside villages and at the village point "
-                "for village households, summed per raster cell; touching cells (8-connected) with "
-                "uncovered households form one cluster polygon (the union of its cells).")
+                "for village households, summed per raster cell; touching cells (8-connected) holding "
+                f"at least {_MIN_CELL_HOUSEHOLDS:g} uncovered households form one cluster polygon (the union "
+                "of its cells).")
     if layer == "uncovered-households":
         return ("Villages with uncovered households, grouped when within 1,500 m of each other; each "
                 "polygon is the group's convex hull widened by 300 m; households_uncovered is the sum of "

@@ -83,27 +83,18 @@ def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry:
 
 
 def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry: Registry,
-                       folder: Path | None) -> pd.DataFrame:
-    """Remainder households on the population grid, with their coverage per layer."""
+                       folder: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remainder households placed by the population raster, with their coverage per layer."""
     vhh = scenario.villages.groupby("commune_code")["households"].sum()
     rem = scenario.households.set_index("commune_code")["households"].astype(float)
     rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
-    communes = boundaries.load("63", "commune", data_dir=folder)
-    centres = registry.units("63", "commune")[["code", "lon", "lat"]]
-    cells = dasymetric.spread(rem, scenario.population, communes, centres)
-    return engine.cell_coverage(cells, cov, scenario.sites, scenario.targets.village_rule,
-                                scenario.rasters, scenario.footprints)
-
-
-def _cells_table(cells: pd.DataFrame, pc: pd.DataFrame, registry: Registry) -> gpd.GeoDataFrame:
-    """Located remainder households per (commune, cell), kept for household-cluster exports."""
-    hh_cols = [c for c in cells.columns if c.startswith("hh_cov__")]
-    out = cells[["commune_code", "row", "col", "households", *hh_cols]].copy()
-    out[hh_cols] = out[hh_cols].astype("float32")
-    parents = registry.units("63", "commune").set_index("code")["parent_code"]
-    out["province_63"] = out["commune_code"].map(parents).to_numpy()
-    out["province_34"] = registry.new_province_of(out["province_63"]).to_numpy()
-    return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(cells["lon"], cells["lat"]), crs=4326)
+    grid = scenario.population
+    geometry = dasymetric.CoverageGeometry.build(grid.crs, scenario.sites, scenario.rasters, scenario.footprints)
+    sums = dasymetric.zonal_sums(grid, boundaries.load("63", "commune", data_dir=folder),
+                                 boundaries.load("34", "commune", data_dir=folder), geometry, cov.layers)
+    rates = dasymetric.fixed_rates(cov.layers, cov.table, cov.fixed_operators,
+                                   {fp.operator for fp in scenario.footprints if fp.technology == "fixed"})
+    return dasymetric.located_remainder(rem, sums, rates, cov.layers, registry.commune_crosswalk)
 
 
 def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str, list[dict]]:
@@ -158,12 +149,12 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
     rule = scenario.targets.village_rule
     cov = engine.village_coverage(scenario.villages, scenario.sites, scenario.fixed, rule,
                                   scenario.rasters, scenario.footprints)
-    cells = None
+    located = factors = None
     if scenario.population is not None:
-        say("spreading households with the population raster")
-        cells = _located_remainder(scenario, cov, registry, folder)
+        say("placing households with the population raster")
+        located, factors = _located_remainder(scenario, cov, registry, folder)
     say("locating households")
-    pc = engine.pieces(cov, scenario.households, registry, cells)
+    pc = engine.pieces(cov, scenario.households, registry, located)
     say("aggregating communes and provinces (63 and 34 schemes)")
     tables = _unit_tables(pc, cov.layers, scenario, registry, folder)
     provinces63 = boundaries.load("63", "province", data_dir=folder)
@@ -192,8 +183,9 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
                                   "commune's village households (no population raster given)"),
         "population": ({"file": scenario.population.file, "provenance": scenario.population.provenance,
                         "as_of": scenario.population.as_of, "crs": scenario.population.crs.to_string(),
+                        "path": str(scenario.population.path),
                         "transform": list(scenario.population.transform)[:6],
-                        "shape": list(scenario.population.values.shape)}
+                        "shape": list(scenario.population.shape)}
                        if scenario.population is not None else None),
         "layer_sources": _layer_sources(scenario, cov),
         "layers": cov.layers, "mobile_operators": cov.mobile_operators, "fixed_operators": cov.fixed_operators,
@@ -205,13 +197,13 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
     }
     say("writing results")
     extra = {"villages": villages, "sites": sites}
-    if cells is not None:
-        extra["household_cells"] = _cells_table(cells, pc, registry)
+    if factors is not None:
+        extra["remainder_factors"] = factors  # households per unit of population, per commune
     _write_store(out, tables | extra, national, manifest)
     return out
 
 
-def _write_store(out: Path, tables: dict[str, gpd.GeoDataFrame], national: dict, manifest: dict) -> None:
+def _write_store(out: Path, tables: dict[str, pd.DataFrame], national: dict, manifest: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:

@@ -131,7 +131,8 @@ def test_raster_clusters_hold_the_uncovered_households(scenario) -> None:
     clusters = export.gap_layer(scenario["store"], "uncovered-households", technology="4G", operator="Viettel")
     table = store.read_table(scenario["store"], "commune", "63")
     uncovered = (table["households"] - table["hh_cov__4G__Viettel"]).sum()
-    assert clusters["households_uncovered"].sum() == pytest.approx(uncovered, rel=1e-3)
+    # Cells with under half an uncovered household are left out of the clusters.
+    assert 0.9 * uncovered <= clusters["households_uncovered"].sum() <= uncovered + 1e-6
     assert clusters.geom_type.isin(["Polygon", "MultiPolygon"]).all()
     assert "population raster" in clusters.attrs["metadata"]["method"]
 
