@@ -216,19 +216,24 @@ def _entry_problems(entry: dict, where: str, kinds: dict[str, tuple[str, ...]]) 
     return problems
 
 
+def _check_georeference(ds: rasterio.DatasetReader, path: Path) -> None:
+    """A raster must say where it is, and be over Vietnam."""
+    if ds.crs is None:
+        raise CRSError(path, "has no coordinate reference system. Save the GeoTIFF with one.")
+    x0, y0, x1, y1 = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+    vx0, vy0, vx1, vy1 = _VN_BBOX
+    if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
+        raise CRSError(path, f"covers {[round(v, 2) for v in (x0, y0, x1, y1)]} (lon/lat), outside "
+                             "Vietnam: is its CRS wrong?")
+
+
 def _read_raster(path: Path) -> tuple[np.ma.MaskedArray, object, object]:
     """Band 1 of a GeoTIFF, read only over Vietnam's box (a windowed read), with its transform and CRS."""
     if not path.is_file():
         raise DataFileError(path, "does not exist.")
     try:
         with rasterio.open(path) as ds:
-            if ds.crs is None:
-                raise CRSError(path, "has no coordinate reference system. Save the GeoTIFF with one.")
-            x0, y0, x1, y1 = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
-            vx0, vy0, vx1, vy1 = _VN_BBOX
-            if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
-                raise CRSError(path, f"covers {[round(v, 2) for v in (x0, y0, x1, y1)]} (lon/lat), outside "
-                                     "Vietnam: is its CRS wrong?")
+            _check_georeference(ds, path)
             box = transform_bounds("EPSG:4326", ds.crs, *_VN_BBOX)
             window = from_bounds(*box, transform=ds.transform).round_offsets().round_lengths()
             window = window.intersection(Window(0, 0, ds.width, ds.height))
@@ -272,19 +277,34 @@ def load_coverage_inputs(folder: Path, entries: list[dict]) -> tuple[tuple[Signa
 
 
 def load_population(folder: Path, entry: dict) -> PopulationGrid:
-    """The [population] table: a GeoTIFF of people (or households) per cell, any non-negative scale."""
+    """The [population] table: a GeoTIFF of people (or households) per cell, any non-negative scale.
+
+    Checked strip by strip (a national grid is never read whole); the grid stays on disk.
+    """
     _check(folder / "scenario.toml", _entry_problems(entry, "[population]", {"provenance": (), "as_of": ()}))
     path = folder / entry["file"]
-    values, transform, crs = _read_raster(path)
-    data = values.filled(0).astype(float)
-    bad = ~np.isfinite(data) | (data < 0)
-    rows, cols = np.nonzero(bad)
-    _check(path, [f"cell at row {r}, column {c}: {values.data[r, c]!r} is not a non-negative number"
-                  for r, c in zip(rows[:_MAX_PROBLEMS], cols[:_MAX_PROBLEMS])])
-    if data.sum() <= 0:
-        raise DataFileError(path, "holds no population over Vietnam (every cell is 0 or nodata).")
-    return PopulationGrid(data, transform, crs, file=entry["file"], provenance=entry["provenance"],
-                          as_of=str(entry["as_of"]))
+    if not path.is_file():
+        raise DataFileError(path, "does not exist.")
+    try:
+        with rasterio.open(path) as ds:
+            _check_georeference(ds, path)
+            grid = PopulationGrid(path.resolve(), ds.transform, ds.crs, (ds.height, ds.width), ds.nodata,
+                                  file=entry["file"], provenance=entry["provenance"], as_of=str(entry["as_of"]))
+            problems: list[str] = []
+            total = 0.0
+            for win in grid.strips():
+                values = ds.read(1, window=win, masked=True).astype("float64")
+                data = values.filled(0.0)
+                rows, cols = np.nonzero(~np.isfinite(data) | (data < 0))
+                problems += [f"cell at row {r + int(win.row_off)}, column {c}: {data[r, c]!r} is not a "
+                             "non-negative number" for r, c in zip(rows[:_MAX_PROBLEMS], cols[:_MAX_PROBLEMS])]
+                total += float(data[np.isfinite(data) & (data > 0)].sum())
+    except rasterio.errors.RasterioIOError as exc:
+        raise DataFileError(path, f"cannot be read as a GeoTIFF ({exc}).") from exc
+    _check(path, problems)
+    if total <= 0:
+        raise DataFileError(path, "holds no population (every cell is 0 or nodata).")
+    return grid
 
 
 def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
