@@ -42,3 +42,22 @@ def points(value: float | None, lang: str, decimals: int = 1) -> str:
 def ratio(covered: float, total: float, lang: str) -> str:
     """"covered / total" as whole numbers, for tooltips and tables."""
     return f"{number(covered, lang)} / {number(total, lang)}"
+
+
+def date(iso: str, lang: str) -> str:
+    """An ISO date as readers write it: 31/12/2025 (vi), 31 Dec 2025 (en)."""
+    import datetime as dt  # noqa: PLC0415
+
+    try:
+        day = dt.date.fromisoformat(str(iso)[:10])
+    except ValueError:
+        return str(iso)
+    return f"{day.day:02d}/{day.month:02d}/{day.year}" if lang == "vi" else day.strftime("%-d %b %Y")
+
+
+def short_name(name: str) -> str:
+    """A unit's name without its type prefix ("Tỉnh Bắc Ninh" -> "Bắc Ninh"), for crowded labels."""
+    for prefix in ("Thành phố ", "Tỉnh "):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name

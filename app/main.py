@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data, layout, state
+from app import data, fmt, layout, state
 from app.i18n import tr
 from app.views import national, operator, province
 
@@ -56,9 +56,5 @@ def province_names(key: data.StoreRef, scheme: str) -> dict[str, str]:
 
 def _sort_key(name: str) -> str:
     """Sort "Tỉnh Bắc Giang" under B, not under T (unit-type prefix dropped), and Đ after D."""
-    for prefix in ("Thành phố ", "Tỉnh "):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    name = name.replace("Đ", "D\uffff").replace("đ", "d\uffff")
+    name = fmt.short_name(name).replace("Đ", "D\uffff").replace("đ", "d\uffff")
     return "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c)).casefold()

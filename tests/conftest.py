@@ -45,3 +45,19 @@ def no_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     empty = tmp_path / "no-data"
     monkeypatch.setenv("VNBB_DATA_DIR", str(empty))
     return empty
+
+
+@pytest.fixture(scope="session")
+def demo_store(_private_cache: None) -> Path:
+    """The app's own demo results store, built once per test session the way the app builds it
+    on first start (demo scenario + build into the private cache folder), then reused by the
+    app tests, which find it there as a fresh install would after its first start."""
+    if REFERENCE_DIR is None and os.environ.get("CI"):
+        pytest.fail("reference data folder missing: set VNBB_DATA_DIR (CI expects ../shared/data)")
+    from app import data as app_data
+
+    os.environ.pop(app_data.STORE_ENV, None)
+    steps: list[str] = []
+    path = app_data.build_demo_store(progress=steps.append)
+    assert (path / "manifest.json").is_file() and steps, "the demo store was not built"
+    return path

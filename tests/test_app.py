@@ -1,26 +1,290 @@
-"""Fast page-logic checks with Streamlit's AppTest."""
+"""Page logic with Streamlit's AppTest: switches, filters, a chosen province, downloads.
+
+Every figure checked here is recomputed from the store's tables, so the pages are tested
+against the data, not against numbers copied into the test.
+"""
 
 from __future__ import annotations
 
+import io
+import re
+import shutil
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from app import data as app_data
+from app import fmt, i18n, maps, metrics
+from coverage import store
+
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+pytestmark = pytest.mark.slow
 
 
-def test_app_offline_says_boundaries_are_approximate(no_data_dir) -> None:
+@pytest.fixture()
+def app(demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The app on the demo store, found in the cache as after a first start."""
+    monkeypatch.delenv(app_data.STORE_ENV, raising=False)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.fixture()
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Files handed to download buttons, by file name (AppTest keeps them in memory only)."""
+    files: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):  # noqa: ANN001
+        if filename and isinstance(path_or_data, bytes):
+            files[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return files
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _national(demo_store: Path, scheme: str, layer: str) -> tuple[float, float, float, float]:
+    t = store.read_table(demo_store, "province", scheme)
+    return t[f"hh_cov__{layer}"].sum(), t["households"].sum(), t[f"cov__{layer}"].sum(), t["villages"].sum()
+
+
+def test_opens_in_vietnamese_on_the_demo_with_figures_from_the_store(app: AppTest, demo_store: Path) -> None:
+    at = app
+    assert at.title[0].value == i18n.tr("app.title", "vi")
+    assert any("tổng hợp" in w.value for w in at.warning)  # synthetic data banner
+    hh_cov, hh, vil_cov, vil = _national(demo_store, "63", "any__all")
+    assert _metric(at, "Hộ được phủ") == fmt.percent(100 * hh_cov / hh, "vi")
+    assert _metric(at, "Thôn/bản được phủ") == fmt.percent(100 * vil_cov / vil, "vi")
+    assert re.fullmatch(r"\d{1,3}(,\d)? %", _metric(at, "Hộ được phủ"))  # 99,7 %
+    assert f"{fmt.number(hh_cov, 'vi')} / {fmt.number(hh, 'vi')}" in [c.value for c in at.caption]
+    table = store.read_table(demo_store, "province", "63")
+    assert _metric(at, "Tỉnh/thành đạt mục tiêu") == f"{int(table['2289-households-2025__met'].sum())} / 63"
+    # sources on the page: every input file and the official boundary attribution
+    sources = " ".join(c.value for c in at.caption)
+    for src in store.read_manifest(demo_store)["scenario"]["sources"]:
+        assert src["file"] in sources
+    assert "Open Development Vietnam" in sources
+
+
+def test_language_switch_changes_labels_and_number_format(app: AppTest, demo_store: Path) -> None:
+    at = app.sidebar.radio(key="lang").set_value("en").run()
+    assert not at.exception
+    assert at.title[0].value == i18n.tr("app.title", "en")
+    assert at.sidebar.radio(key="view").label == "Page"
+    hh_cov, hh, _, _ = _national(demo_store, "63", "any__all")
+    assert _metric(at, "Households covered") == fmt.percent(100 * hh_cov / hh, "en")
+    assert f"{fmt.number(hh_cov, 'en')} of {fmt.number(hh, 'en')}" in [c.value for c in at.caption]
+    assert any("Synthetic demo data" in w.value for w in at.warning)
+
+
+def test_scheme_indicator_technology_and_operator_filters(app: AppTest, demo_store: Path) -> None:
+    at = app.sidebar.radio(key="scheme").set_value("34").run()
+    assert at.subheader[0].value == i18n.tr("national.heading", "vi", n=34)
+    assert _metric(at, "Tỉnh/thành đạt mục tiêu").endswith("/ 34")
+
+    at = at.sidebar.selectbox(key="indicator").set_value("villages").run()
+    assert at.sidebar.selectbox(key="target").value == "2289-villages-2025"
+    t34 = store.read_table(demo_store, "province", "34")
+    gap = int(metrics.needed(np.array([t34["villages"].sum()]), 100, ">=")[0] - t34["cov__any__all"].sum())
+    assert _metric(at, "Số thôn/bản còn thiếu để đạt mục tiêu") == fmt.number(gap, "vi")
+
+    at = at.sidebar.selectbox(key="tech").set_value("4G").run()
+    assert at.sidebar.selectbox(key="op").options  # operators with a 4G layer
+    at = at.sidebar.selectbox(key="op").set_value("Viettel").run()
+    assert not at.exception
+    _, _, cov, vil = _national(demo_store, "34", "4G__Viettel")
+    assert _metric(at, "Thôn/bản được phủ") == fmt.percent(100 * cov / vil, "vi")
+
+    at = at.sidebar.selectbox(key="indicator").set_value("households_5g").run()
+    assert at.sidebar.selectbox(key="tech").value == "5G"
+    assert at.sidebar.selectbox(key="op").value == "all"
+    hh_cov, hh, _, _ = _national(demo_store, "34", "5G__all")
+    assert _metric(at, "Hộ được phủ") == fmt.percent(100 * hh_cov / hh, "vi")
+
+
+def test_a_chosen_province_shows_its_gaps_rank_communes_and_villages(app: AppTest, demo_store: Path,
+                                                                      downloads: dict[str, bytes]) -> None:
+    villages = gpd.read_parquet(demo_store / "villages.parquet")
+    # the province with most villages not covered: its page has a list to download
+    code = villages.loc[~villages["cov__any__all"]].groupby("province_63").size().idxmax()
+    at = app.sidebar.radio(key="view").set_value("province").run()
+    at = at.sidebar.selectbox(key="province").set_value(code).run()
+    assert not at.exception
+    table = store.read_table(demo_store, "province", "63").set_index("code")
+    assert at.subheader[0].value == table.loc[code, "name"]
+    assert any("gần đúng" in i.value for i in at.info)  # communes are approximate
+    ranks = (100 * table["hh_cov__any__all"] / table["households"]).rank(ascending=False, method="min")
+    assert _metric(at, "Xếp hạng (Hộ gia đình được phủ (%))") == f"{int(ranks[code])} / 63"
+
+    gaps, communes, uncovered = (d.value for d in at.dataframe[:3])
+    targets = [t for t in store.read_manifest(demo_store)["targets"] if t["indicator"] in ("households", "villages")]
+    assert len(gaps) == len(targets)
+    villages_target = next(t for t in targets if t["id"] == "2289-villages-2025")
+    row = gaps.set_index(i18n.tr("col.target", "vi")).loc[i18n.target_title(villages_target, "vi")]
+    assert row[i18n.tr("col.gap_villages", "vi")] == table.loc[code, "2289-villages-2025__gap_villages"]
+    c63 = store.read_table(demo_store, "commune", "63")
+    assert len(communes) == (c63["parent_code"] == code).sum()
+    expected = villages[(villages["province_63"] == code) & ~villages["cov__any__all"]]
+    assert len(uncovered) == len(expected) > 0
+    assert list(uncovered["Số hộ"]) == sorted(uncovered["Số hộ"], reverse=True)
+
+    names = [name for name in downloads if code in name]
+    assert any(n.startswith("uncovered_villages_63_") and n.endswith(".csv") for n in names)
+    csv = next(downloads[n] for n in names if n.startswith("uncovered_villages_") and n.endswith(".csv"))
+    assert csv.startswith("\ufeff".encode())  # BOM: Excel shows the Vietnamese letters
+    assert len(pd.read_csv(io.BytesIO(csv))) == len(expected)
+    xlsx = next(downloads[n] for n in names if n.startswith("communes_") and n.endswith(".xlsx"))
+    assert len(pd.read_excel(io.BytesIO(xlsx))) == len(communes)
+
+    # optional layers: covered villages and (when the store has them) sites
+    at = at.checkbox(key="show_covered").check().run()
+    assert not at.exception
+    if (demo_store / "sites.parquet").is_file():
+        at = at.checkbox(key="show_sites").check().run()
+        assert not at.exception
+
+
+def test_clicked_province_opens_its_page_and_scheme_switch_keeps_it(app: AppTest, demo_store: Path) -> None:
+    app.session_state["_nav"] = {"view": "province", "province": "02"}  # what a map click queues
+    at = app.run()
+    assert at.sidebar.radio(key="view").value == "province"
+    assert at.sidebar.selectbox(key="province").value == "02"
+    at = at.sidebar.radio(key="scheme").set_value("34").run()
+    # Hà Giang (02) merged into Tuyên Quang (08 in the 34 scheme)
+    v = gpd.read_parquet(demo_store / "villages.parquet")
+    expected = v[v["province_63"] == "02"].groupby("province_34")["households"].sum().idxmax()
+    assert at.sidebar.selectbox(key="province").value == expected
+    # the province survives a visit to another page
+    at = at.sidebar.radio(key="view").set_value("national").run()
+    at = at.sidebar.radio(key="view").set_value("province").run()
+    assert at.sidebar.selectbox(key="province").value == expected
+
+
+def test_every_province_is_found_where_it_is_clicked(demo_store: Path) -> None:
+    key = app_data.ref(demo_store)
+    for scheme in ("63", "34"):
+        table = store.read_table(demo_store, "province", scheme)
+        for code, point in zip(table["code"], table.geometry.representative_point()):
+            assert app_data.locate(key, scheme, point.y, point.x) == code
+    assert app_data.locate(key, "63", 0.0, 0.0) is None  # the open sea far away
+
+
+def test_operator_view_downloads_the_export_formats(app: AppTest, demo_store: Path,
+                                                    downloads: dict[str, bytes]) -> None:
+    from coverage import export
+
+    villages = gpd.read_parquet(demo_store / "villages.parquet")
+    code = villages.loc[~villages["cov__4G__Viettel"]].groupby("province_63").size().idxmax()
+    at = app.sidebar.radio(key="view").set_value("operator").run()
+    at = at.multiselect(key="op_provinces").set_value([code]).run()
+    at = at.selectbox(key="op_tech").set_value("4G").run()
+    at = at.selectbox(key="op_operator").set_value("Viettel").run()
+    assert not at.exception
+    expected = villages[(villages["province_63"] == code) & ~villages["cov__4G__Viettel"]]
+    for fmt_name in export.FORMATS:
+        at = at.selectbox(key="op_format").set_value(fmt_name).run()
+        assert not at.exception
+        name = f"vnbb_uncovered-villages_4G_Viettel_63_{code}{export.SUFFIXES[fmt_name]}"
+        assert name in downloads, sorted(downloads)
+    gpkg = downloads[f"vnbb_uncovered-villages_4G_Viettel_63_{code}.gpkg"]
+    layers = pyogrio.list_layers(io.BytesIO(gpkg))
+    frame = gpd.read_file(io.BytesIO(gpkg), layer=layers[0][0])
+    assert len(frame) == len(expected) and frame.crs.to_epsg() == 4326
+    # the coverage layer too (commune polygons)
+    at = at.radio(key="op_layer").set_value("coverage").run()
+    assert not at.exception
+
+
+def test_first_start_builds_the_demo_with_a_progress_indicator(demo_store: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an empty cache, the first run shows its build steps (the build itself is replaced
+    by a copy of the session's demo store, which the fixture built with the real code)."""
+    monkeypatch.delenv(app_data.STORE_ENV, raising=False)
+    monkeypatch.setenv("VNBB_CACHE_DIR", str(tmp_path / "cache"))
+
+    def fake_build(scenario, out, data_dir=None, progress=None, force=False):  # noqa: ANN001, ANN202
+        progress("village coverage")
+        shutil.copytree(demo_store, out)
+        return Path(out)
+
+    monkeypatch.setattr(app_data.demo, "write_demo", lambda out, seed=42, data_dir=None: Path(out))
+    monkeypatch.setattr(app_data.store, "build", fake_build)
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
-    assert any("approximate" in w.value for w in at.warning)
-    assert at.dataframe[0].value.shape[0] == 63
-    at.sidebar.radio[0].set_value("34").run()
-    assert at.dataframe[0].value.shape[0] == 34
+    assert at.status and at.status[0].label == i18n.tr("build.done", "vi")
+    assert any("village coverage" in m.value for m in at.status[0].markdown)
+    assert (tmp_path / "cache" / "app" / "demo-store" / "manifest.json").is_file()
 
 
-def test_app_official(data_dir, monkeypatch) -> None:
-    monkeypatch.setenv("VNBB_DATA_DIR", str(data_dir))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception
-    assert not at.warning
-    assert "Open Development Vietnam" in at.caption[0].value
+def test_a_configured_store_that_is_not_one_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(app_data.STORE_ENV, str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert at.error and "manifest.json" in at.error[0].value
+
+
+def test_maps_load_leaflet_from_the_app_not_from_a_cdn(demo_store: Path) -> None:
+    """streamlit-folium loads every element's default_js/default_css: all must be local."""
+    import branca
+    import folium
+
+    fig = maps.base_map(maps.VIETNAM_BOUNDS, view_key="test", attribution="x")
+    group = maps.choropleth({"type": "FeatureCollection", "features": []}, ["n"], ["n"], name="g")
+    links: list[str] = []
+
+    def walk(element: branca.element.Element) -> None:
+        if isinstance(element, folium.elements.JSCSSMixin):
+            links.extend(url for _, url in element.default_js + element.default_css)
+        for child in element._children.values():
+            walk(child)
+
+    walk(fig)
+    walk(group)
+    assert links and all(url.startswith(maps.ASSET_URL) for url in links), links
+    for url in links:
+        assert (Path(maps._xleaflet.BASE_DIR) / url.removeprefix(maps.ASSET_URL)).is_file()
+
+
+def test_translations_are_complete() -> None:
+    fields = re.compile(r"\{(\w+)")
+    for key, (vi, en) in i18n.TEXTS.items():
+        assert vi and en, key
+        assert set(fields.findall(vi)) == set(fields.findall(en)), key
+
+
+def test_numbers_follow_the_language() -> None:
+    assert fmt.number(1234567.8, "vi", 1) == "1.234.567,8"
+    assert fmt.number(1234567.8, "en", 1) == "1,234,567.8"
+    assert fmt.percent(82.46, "vi") == "82,5 %" and fmt.percent(82.46, "en") == "82.5%"
+    assert fmt.number(-0.01, "vi", 1) == "0,0"
+    assert fmt.points(-3.21, "en") == "−3.2 pp" and fmt.points(2.0, "vi") == "+2,0 đ.p."
+    assert fmt.number(float("nan"), "vi") == "–"
+
+
+def test_measure_agrees_with_the_engine_gaps(demo_store: Path) -> None:
+    manifest = store.read_manifest(demo_store)
+    for scheme in ("63", "34"):
+        table = store.read_table(demo_store, "province", scheme)
+        for t in manifest["targets"]:
+            if t["indicator"] not in ("households", "villages"):
+                continue
+            indicator = "villages" if t["indicator"] == "villages" else (
+                "households_5g" if metrics.target_technology(t) == "5G" else "households")
+            sel = metrics.Selection(scheme, indicator, t["id"], metrics.target_technology(t))
+            m = metrics.measure(table.drop(columns="geometry"), sel, t)
+            unit = "villages" if t["indicator"] == "villages" else "households"
+            assert (m["gap"].to_numpy() == table[f"{t['id']}__gap_{unit}"].to_numpy()).all(), t["id"]
+            assert (m["met"].to_numpy() == table[f"{t['id']}__met"].to_numpy()).all(), t["id"]
+            assert m["colour"].isin([c for *_, c in metrics.BELOW + metrics.MET] + [metrics.NO_DATA]).all()
+            assert (m.loc[m["met"], "colour"].isin([c for *_, c in metrics.MET])).all()

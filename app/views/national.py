@@ -54,7 +54,7 @@ def render(ctx: state.Ctx) -> None:
 def _target_caption(ctx: state.Ctx, target: dict) -> str:
     return ctx.t("target.caption", title=layout.target_label(target, ctx.lang).rsplit(" (", 1)[0],
                  cmp=comparison(target["comparison"]), threshold=fmt.percent(target["threshold"], ctx.lang, 0),
-                 deadline=target["deadline"], source=target["source"],
+                 deadline=fmt.date(target["deadline"], ctx.lang), source=target["source"],
                  layer=layout.layer_label(ctx.selection, ctx.lang))
 
 
@@ -123,6 +123,7 @@ def _ranking(ctx: state.Ctx, measured: pd.DataFrame) -> alt.LayerChart:
     """Bars of the indicator per province, best first, with the target as a dashed line."""
     lang = ctx.lang
     frame = measured[["name", "value", "colour"]].copy()
+    frame["name"] = frame["name"].map(fmt.short_name)
     frame["text"] = [fmt.percent(v, lang) for v in frame["value"]]
     threshold = float(ctx.target["threshold"])
     low = float(min(frame["value"].min(skipna=True), threshold))

@@ -56,7 +56,8 @@ def render(ctx: state.Ctx) -> None:
 def _caption(ctx: state.Ctx) -> str:
     target = ctx.target
     return ctx.t("target.caption", title=target_title(target, ctx.lang), cmp=comparison(target["comparison"]),
-                 threshold=fmt.percent(target["threshold"], ctx.lang, 0), deadline=target["deadline"],
+                 threshold=fmt.percent(target["threshold"], ctx.lang, 0),
+                 deadline=fmt.date(target["deadline"], ctx.lang),
                  source=target["source"], layer=layout.layer_label(ctx.selection, ctx.lang))
 
 
@@ -88,7 +89,7 @@ def _gaps_table(ctx: state.Ctx, code: str) -> None:
         ctx.t("col.target"): [target_title(t, lang) for t in _targets(ctx, gaps["id"])],
         ctx.t("col.threshold"): [f"{comparison(c)} {fmt.percent(v, lang, 0)}"
                                  for c, v in zip(gaps["comparison"], gaps["threshold"])],
-        ctx.t("col.deadline"): gaps["deadline"].to_numpy(),
+        ctx.t("col.deadline"): [fmt.date(d, lang) for d in gaps["deadline"]],
         ctx.t("col.network"): [ctx.t(f"tech.{x}") for x in gaps["technology"]],
         ctx.t("col.value"): gaps["value"].to_numpy(),
         ctx.t("col.met"): [ctx.t("yes") if m else ctx.t("no") for m in gaps["met"]],
