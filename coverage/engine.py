@@ -78,11 +78,13 @@ def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.Data
     for op, part in fixed.groupby("operator"):
         arr = passed.setdefault(str(op), np.zeros(n, np.int64))
         arr[idx.get_indexer(part["village_id"])] = part["households_passed"].to_numpy(np.int64)
+    in_footprint: dict[str, np.ndarray] = {}
     for op, flag in fixed_reach(lon, lat, footprints).items():
         arr = passed.setdefault(op, np.zeros(n, np.int64))
         passed[op] = np.where(flag, hh, arr)
+        in_footprint[op] = flag
 
-    cols, layers = layer_columns(hh, reached, passed, rule)
+    cols, layers = layer_columns(hh, reached, passed, rule, in_footprint)
     op_count = np.zeros(n, np.int64)
     for op in sorted({op for _, op in reached}):
         op_count += reached.get(("4G", op), np.zeros(n, bool)) | reached.get(("5G", op), np.zeros(n, bool))
@@ -92,14 +94,17 @@ def village_coverage(villages: pd.DataFrame, sites: pd.DataFrame, fixed: pd.Data
 
 
 def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], passed: dict[str, np.ndarray],
-                  rule: VillageRule) -> tuple[dict[str, np.ndarray], list[str]]:
+                  rule: VillageRule, in_footprint: dict[str, np.ndarray] | None = None
+                  ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Covered households (``hh_cov__``) and covered flags (``cov__``) of every layer.
 
     ``hh`` are the households at each location, ``reached`` the mobile reach per (technology,
     operator), ``passed`` the households passed by each fixed operator (nested footprints: the
-    households passed by several operators are the largest single count).
+    households passed by several operators are the largest single count); ``in_footprint``
+    marks points inside an operator's fixed footprint (covered even with no households counted).
     """
     n = len(hh)
+    in_footprint = in_footprint or {}
     mobile_ops = sorted({op for _, op in reached})
     fixed_ops = sorted(passed)
     zero_b, zero_i = np.zeros(n, bool), np.zeros(n, hh.dtype)
@@ -119,12 +124,13 @@ def layer_columns(hh: np.ndarray, reached: dict[tuple[str, str], np.ndarray], pa
         r5 = np.logical_or.reduce([reached.get(("5G", o), zero_b) for o in sel_m]) if sel_m else zero_b
         mob = r4 | r5
         fx = np.maximum.reduce([passed[o] for o in sel_f]) if sel_f else zero_i
+        fx_point = (fx > 0) | np.logical_or.reduce([in_footprint.get(o, zero_b) for o in sel_f] or [zero_b])
         per_tech = {
             "4G": (np.where(r4, hh, 0), r4),
             "5G": (np.where(r5, hh, 0), r5),
             "mobile": (np.where(mob, hh, 0), mob),
-            "fixed": (fx, fx > 0),
-            "any": (np.where(mob, hh, fx), mob | (fx > 0)),
+            "fixed": (fx, fx_point),
+            "any": (np.where(mob, hh, fx), mob | fx_point),
         }
         for tech, (hh_cov, point) in per_tech.items():
             if op != "all" and ((tech == "fixed" and not sel_f) or (tech in ("4G", "5G", "mobile") and not sel_m)):

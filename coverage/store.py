@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -73,9 +74,13 @@ def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry:
     """Sites as points with their province in both schemes (nearest province for offshore ones)."""
     pts = shapely.points(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
     tree = shapely.STRtree(provinces63.geometry.to_numpy())
-    si, gi = tree.query_nearest(pts, all_matches=False)
     code = pd.Series(None, index=range(len(sites)), dtype=object)
+    si, gi = tree.query(pts, predicate="within")
     code.iloc[si] = provinces63["code"].to_numpy()[gi]
+    rest = np.flatnonzero(code.isna().to_numpy())  # offshore or on an edge: the nearest province
+    if len(rest):
+        ri, gi = tree.query_nearest(pts[rest], all_matches=False)
+        code.iloc[rest[ri]] = provinces63["code"].to_numpy()[gi]
     out = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry=pts, crs=4326)
     out["province_63"] = code.to_numpy()
     out["province_34"] = registry.new_province_of(code).to_numpy() if len(out) else []

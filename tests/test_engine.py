@@ -113,3 +113,19 @@ def test_target_just_met_and_just_missed() -> None:
     vil = "2289-villages-2025"
     assert g[f"{vil}__met"].tolist() == [True, False, True]
     assert g[f"{vil}__gap_villages"].tolist() == [0, 1, 0]
+
+
+def test_fixed_footprint_covers_village_point_even_without_counted_households() -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from coverage.reach import Footprint
+
+    v = _villages([("A", "a", "00001", 105.85, 21.03, 0), ("B", "b", "00001", 105.95, 21.03, 40)])
+    fp = Footprint(gpd.GeoSeries([box(105.84, 21.02, 105.86, 21.04)], crs=4326), "VNPT", "fixed", "f.gpkg",
+                   "declared", "2024-12-31")
+    t = engine.village_coverage(v, _sites([]), pd.DataFrame(columns=["village_id", "operator", "households_passed"]),
+                                VillageRule(), footprints=(fp,)).table
+    assert t["cov__fixed__VNPT"].tolist() == [True, False]
+    assert t["cov__any__all"].tolist() == [True, False]
+    assert t["hh_cov__fixed__all"].tolist() == [0, 0]

@@ -1,0 +1,1 @@
+"""Benchmarks of the project against reference pipelines (not part of the test suite)."""

@@ -1,0 +1,5 @@
+"""`python -m benchmarks`: the national-scale benchmark (see benchmarks/national.py)."""
+
+from benchmarks.national import main
+
+main()
