@@ -228,6 +228,53 @@ def export(
     print(path)
 
 
+class ValidateKind(str, Enum):
+    sites = "sites"
+    villages = "villages"
+    households = "households"
+    fixed = "fixed"
+    coverage_raster = "coverage-raster"
+    boundaries = "boundaries"
+    footprint = "footprint"
+    opencellid = "opencellid"
+    ookla = "ookla"
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The file to check (CSV, XLSX, GeoTIFF, GeoPackage, GeoJSON, "
+                                              "Shapefile or zip, KML, Parquet).")],
+    kind: Annotated[ValidateKind, typer.Option(help="What the file holds.")],
+    crs: Annotated[Optional[str], typer.Option(help="CRS of a vector file that declares none: EPSG:4326, VN-2000, "
+                                                    "'TM-3 105-45' or 'VN-2000:<province>'.")] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="XLSX sheet (default: the one with the columns).")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(help="Scenario folder to check villages/fixed against.")] = None,
+    max_mb: Annotated[Optional[float], typer.Option(help="Size limit in MB (default $VNBB_MAX_INPUT_MB or 2048).")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Check an input file and print every problem; exit 1 when it would be refused."""
+    import os
+
+    from coverage.scenario import validate_file
+    from geodata import load_registry
+
+    before = os.environ.get("VNBB_MAX_INPUT_MB")
+    if max_mb is not None:
+        os.environ["VNBB_MAX_INPUT_MB"] = str(max_mb)
+    try:
+        with _user_errors():
+            report = validate_file(file, kind.value, load_registry(data_dir), crs=crs, sheet=sheet,
+                                   scenario=scenario)
+    finally:
+        if before is None:
+            os.environ.pop("VNBB_MAX_INPUT_MB", None)
+        else:
+            os.environ["VNBB_MAX_INPUT_MB"] = before
+    print(report.text())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

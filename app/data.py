@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 import streamlit as st
@@ -145,7 +146,9 @@ def display_shapes(key: StoreRef, level: str, scheme: str, parent: str | None = 
     units = units.loc[units.geometry.notna(), ["code", "geometry"]]
     tolerance, grid = (0.01, 1e-3) if level == "province" else (0.001, 1e-4)
     geoms = shapely.coverage_simplify(units.geometry.to_numpy(), tolerance)
-    geoms = shapely.set_precision(geoms, grid)
+    # Rounded vertex by vertex (shared vertices stay shared); unlike set_precision this never
+    # collapses a sliver commune into nothing, so every unit keeps its shape on the map.
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy / grid) * grid)
     return gpd.GeoDataFrame({"code": units["code"].to_numpy()}, geometry=geoms, crs=units.crs)
 
 

@@ -73,10 +73,19 @@ def banners(ctx: state.Ctx, tables: list[str]) -> None:
         st.info(ctx.t("banner.approximate", layers=", ".join(dict.fromkeys(approx))), icon="🗺️")
 
 
-def attribution(ctx: state.Ctx, tables: list[str]) -> str:
-    """Boundary attribution of the shown tables (for the map corner and the sources)."""
+def attribution(ctx: state.Ctx, tables: list[str], short: bool = False) -> str:
+    """Boundary attribution of the shown tables: in full for the sources, ``short`` for the map
+    corner (the full text is on the same page)."""
     sources = data.boundary_sources(ctx.key)
-    texts = [ATTRIBUTION_OFFICIAL if sources.get(name) == OFFICIAL else ATTRIBUTION_APPROXIMATE for name in tables]
+    texts = []
+    for name in tables:
+        official = sources.get(name) == OFFICIAL
+        if short:
+            level = ctx.t("layer.provinces" if name.startswith("provinces") else "layer.communes")
+            texts.append(ctx.t("map.attribution_official" if official else "map.attribution_approximate",
+                               level=level))
+        else:
+            texts.append(ATTRIBUTION_OFFICIAL if official else ATTRIBUTION_APPROXIMATE)
     return "; ".join(dict.fromkeys(texts))
 
 

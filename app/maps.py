@@ -45,6 +45,7 @@ _CSS = """<style>
 .leaflet-container { background: #e9eef2; font: 13px/1.35 "Source Sans Pro", sans-serif; }
 .leaflet-tooltip table { border-collapse: collapse; }
 .leaflet-tooltip th { text-align: left; padding-right: 8px; font-weight: 600; }
+.leaflet-container .leaflet-control-attribution { font-size: 10px; line-height: 1.3; max-width: 70%; }
 </style>"""
 
 
@@ -146,8 +147,9 @@ def bounds_of(gdf: gpd.GeoDataFrame) -> tuple[tuple[float, float], tuple[float, 
     return (float(s), float(w)), (float(n), float(e))
 
 
-def feature_collection(shapes: gpd.GeoDataFrame, props: pd.DataFrame) -> dict:
-    """GeoJSON of ``shapes`` (code, geometry) joined to ``props`` (code + display columns).
+def feature_collection(shapes: gpd.GeoDataFrame, props: pd.DataFrame, digits: int = 4) -> dict:
+    """GeoJSON of ``shapes`` (code, geometry) joined to ``props`` (code + display columns),
+    coordinates written with ``digits`` decimals (4: ~10 m) to keep the payload small.
 
     Each feature's id is its code, so folium's style map and click handling can name it.
     """
@@ -155,7 +157,24 @@ def feature_collection(shapes: gpd.GeoDataFrame, props: pd.DataFrame) -> dict:
     data = json.loads(joined.to_json(drop_id=True))
     for feature in data["features"]:
         feature["id"] = feature["properties"]["code"]
+        if feature["geometry"]:
+            feature["geometry"]["coordinates"] = _rounded(feature["geometry"]["coordinates"], digits)
     return data
+
+
+def _rounded(coords: list, digits: int) -> list:
+    if coords and isinstance(coords[0], (int, float)):
+        return [round(c, digits) for c in coords]
+    return [_rounded(c, digits) for c in coords]
+
+
+def outlines(data: dict, name: str) -> folium.FeatureGroup:
+    """Unit outlines without fill, for context under another layer (not clickable)."""
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(data, name=name, interactive=False,
+                   style_function=lambda _f: {"color": "#555555", "weight": 1.2, "fillOpacity": 0.04,
+                                              "fillColor": "#888888"}).add_to(group)
+    return group
 
 
 def _polygon_style(feature: dict) -> dict:

@@ -81,7 +81,7 @@ def _features(key: data.StoreRef, sel: metrics.Selection, lang: str) -> dict:
     """GeoJSON of the provinces with fill colour and preformatted tooltip texts."""
     measured = data.measured(key, "province", sel)
     shapes = data.display_shapes(key, "province", sel.scheme)
-    return maps.feature_collection(shapes, tooltip_props(measured, sel.indicator, lang))
+    return maps.feature_collection(shapes, tooltip_props(measured, sel.indicator, lang), digits=3)
 
 
 def tooltip_props(measured: pd.DataFrame, indicator: str, lang: str) -> pd.DataFrame:
@@ -111,7 +111,8 @@ def tooltip_aliases(ctx: state.Ctx) -> list[str]:
 
 def _map(ctx: state.Ctx, tables: list[str]) -> dict | None:
     """The choropleth; returns a new province click, if any."""
-    fig = maps.base_map(maps.VIETNAM_BOUNDS, view_key="national", attribution=layout.attribution(ctx, tables))
+    fig = maps.base_map(maps.VIETNAM_BOUNDS, view_key="national",
+                        attribution=layout.attribution(ctx, tables, short=True))
     group = maps.choropleth(_features(ctx.key, ctx.selection, ctx.lang), TOOLTIP_FIELDS, tooltip_aliases(ctx),
                             name="provinces")
     out = st_folium(fig, key=MAP_KEY, height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=group,
@@ -136,7 +137,7 @@ def _ranking(ctx: state.Ctx, measured: pd.DataFrame) -> alt.LayerChart:
     )
     rule = alt.Chart(pd.DataFrame({"value": [threshold], "label": [ctx.t("ranking.target")]})).mark_rule(
         color="#111", strokeDash=[5, 3], size=1.5).encode(x="value:Q", tooltip=[alt.Tooltip("label:N", title=" ")])
-    return (bars + rule).properties(height=MAP_HEIGHT - 20)
+    return (bars + rule).properties(height=max(MAP_HEIGHT, 13 * len(frame)))  # a readable label per bar
 
 
 def _five_g(ctx: state.Ctx) -> None:
@@ -144,24 +145,26 @@ def _five_g(ctx: state.Ctx) -> None:
     nat = data.national(ctx.key)
     smart = nat.get("smart_cities")
     names = data.table(ctx.key, "province", "63").set_index("code")["name"].to_dict()
-    target = next((t for t in ctx.manifest["targets"] if t["indicator"] == "smart_cities_with_5g"), None)
-    left, right = st.columns([3, 2], gap="medium")
-    if smart and target is not None:
+    targets = {t["indicator"]: t for t in ctx.manifest["targets"]}
+    st.markdown(f"**{ctx.t('smart.title')}**")
+    left, right = st.columns([1, 3], gap="medium")
+    if "provinces_with_5g_63" in nat:
         with left:
-            st.markdown(f"**{ctx.t('smart.title')}**")
+            st.metric(ctx.t("five_g.provinces"), f"{nat['provinces_with_5g_63']} / {len(names)}")
+            if "provinces_with_5g" in targets:
+                five = targets["provinces_with_5g"]
+                st.caption(f"{layout.target_label(five, ctx.lang)}. {five['source']}")
+    if smart and "smart_cities_with_5g" in targets:
+        target = targets["smart_cities_with_5g"]
+        with right:
             status = ctx.t("metric.met") if smart.get("met") else ctx.t("metric.not_met")
             st.caption(ctx.t("smart.summary", count=smart.get("cities_with_5g", 0),
                              needed=fmt.number(target["threshold"], ctx.lang), status=status,
                              rule=smart.get("rule", "")) + f" ({target['source']})")
             rows = [{ctx.t("smart.region"): ctx.t(f"region.{region}"),
-                     ctx.t("smart.candidates"): ", ".join(names.get(c, c) for c in info.get("candidates", [])),
-                     ctx.t("smart.with_5g"): ", ".join(names.get(c, c) for c in info.get("with_5g", []))
-                     or ctx.t("smart.none")}
+                     ctx.t("smart.candidates"): ", ".join(fmt.short_name(names.get(c, c))
+                                                          for c in info.get("candidates", [])),
+                     ctx.t("smart.with_5g"): ", ".join(fmt.short_name(names.get(c, c))
+                                                       for c in info.get("with_5g", [])) or ctx.t("smart.none")}
                     for region, info in smart.get("regions", {}).items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    if "provinces_with_5g_63" in nat:
-        with right:
-            st.metric(ctx.t("five_g.provinces"), f"{nat['provinces_with_5g_63']} / {len(names)}")
-            five = next((t for t in ctx.manifest["targets"] if t["indicator"] == "provinces_with_5g"), None)
-            if five is not None:
-                st.caption(f"{layout.target_label(five, ctx.lang)}. {five['source']}")

@@ -28,7 +28,7 @@ def render(ctx: state.Ctx) -> None:
     ss = st.session_state
     if any(p not in names for p in ss.get("op_provinces", [])):
         ss["op_provinces"] = [p for p in ss["op_provinces"] if p in names]
-    ss.setdefault("op_provinces", [ss["province"]] if ss.get("province") in names else [])
+    ss.setdefault("op_provinces", [])  # the whole country until the operator narrows it
     techs = [t for t in _TECHS if f"{t}__{metrics.ALL}" in ctx.manifest.get("layers", [])]
     if ss.get("op_tech") not in techs:
         ss["op_tech"] = techs[0]
@@ -95,11 +95,11 @@ def _preview(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str, scheme: str, pro
     if provinces:
         outlines = outlines.loc[outlines["code"].isin(provinces)]
     fig = maps.base_map(maps.bounds_of(outlines), view_key=f"operator:{scheme}:{','.join(sorted(provinces))}",
-                        canvas=True, attribution=layout.attribution(ctx, [f"provinces_{scheme}",
-                                                                          f"communes_{scheme}"]))
-    group = _layer_group(ctx, shown, layer)
-    st_folium(fig, key="operator_map", height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=group,
-              returned_objects=[])
+                        canvas=True, attribution=layout.attribution(ctx, [f"provinces_{scheme}", f"communes_{scheme}"],
+                                                       short=True))
+    context = maps.outlines(maps.feature_collection(outlines, outlines[["code"]], digits=3), name="provinces")
+    st_folium(fig, key="operator_map", height=MAP_HEIGHT, use_container_width=True,
+              feature_group_to_add=[context, _layer_group(ctx, shown, layer)], returned_objects=[])
 
 
 def _layer_group(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str):
@@ -127,7 +127,7 @@ def _layer_group(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str):
 def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, simplify: bool = False) -> dict:
     geoms = gdf.geometry.to_numpy()
     if simplify:
-        geoms = shapely.set_precision(shapely.simplify(geoms, 0.0005, preserve_topology=True), 1e-5)
+        geoms = shapely.simplify(geoms, 0.0005, preserve_topology=True)
     shapes = gpd.GeoDataFrame({"code": [f"f{i}" for i in range(len(gdf))]}, geometry=geoms, crs=gdf.crs)
     return maps.feature_collection(shapes, props.reset_index(drop=True).assign(code=shapes["code"]))
 

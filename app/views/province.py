@@ -91,16 +91,16 @@ def _gaps_table(ctx: state.Ctx, code: str) -> None:
                                  for c, v in zip(gaps["comparison"], gaps["threshold"])],
         ctx.t("col.deadline"): [fmt.date(d, lang) for d in gaps["deadline"]],
         ctx.t("col.network"): [ctx.t(f"tech.{x}") for x in gaps["technology"]],
-        ctx.t("col.value"): gaps["value"].to_numpy(),
+        ctx.t("col.value"): [fmt.percent(v, lang) for v in gaps["value"]],
         ctx.t("col.met"): [ctx.t("yes") if m else ctx.t("no") for m in gaps["met"]],
-        ctx.t("col.gap_pp"): gaps["gap_pp"].to_numpy(),
-        ctx.t("col.gap_households"): gaps["gap"].where(gaps["unit"] == "households").to_numpy(),
-        ctx.t("col.gap_villages"): gaps["gap"].where(gaps["unit"] == "villages").to_numpy(),
+        ctx.t("col.gap_pp"): [fmt.points(-v, lang) if v else "0" for v in gaps["gap_pp"]],
+        ctx.t("col.gap_households"): [fmt.number(g, lang) if u == "households" else "–"
+                                      for g, u in zip(gaps["gap"], gaps["unit"])],
+        ctx.t("col.gap_villages"): [fmt.number(g, lang) if u == "villages" else "–"
+                                    for g, u in zip(gaps["gap"], gaps["unit"])],
         ctx.t("col.source"): gaps["source"].to_numpy(),
     })
-    decimals = {ctx.t("col.value"): 1, ctx.t("col.gap_pp"): 1, ctx.t("col.gap_households"): 0,
-                ctx.t("col.gap_villages"): 0}
-    st.dataframe(layout.styled(frame, lang, decimals), hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch")
 
 
 def _targets(ctx: state.Ctx, ids: pd.Series) -> list[dict]:
@@ -158,7 +158,7 @@ def _map(ctx: state.Ctx, code: str, tables: list[str], show_covered: bool, show_
     shapes = data.display_shapes(ctx.key, "province", sel.scheme)
     bounds = maps.bounds_of(shapes.loc[shapes["code"] == code])
     fig = maps.base_map(bounds, view_key=f"province:{sel.scheme}:{code}", canvas=True,
-                        attribution=layout.attribution(ctx, tables))
+                        attribution=layout.attribution(ctx, tables, short=True))
     groups = [maps.choropleth(_commune_features(ctx.key, sel, code, ctx.lang), TOOLTIP_FIELDS,
                               tooltip_aliases(ctx), name="communes")]
     village_fields = ["n", "c", "h", "o"]
