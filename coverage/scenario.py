@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,12 +21,16 @@ import rasterio.errors
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
+from coverage import _public
+from coverage._tables import TABLE_SUFFIXES, numbers, read_table
 from coverage.dasymetric import PopulationGrid
 from coverage.reach import Footprint, SignalRaster
 from coverage.targets import TargetSet, load_targets
+from geodata._archive import check_file
 from geodata._validate import read_vector
-from geodata.errors import CRSError, DataFileError
-from geodata.registry import Registry
+from geodata.errors import CRSError, DataFileError, UnitNameError
+from geodata.registry import Registry, load_registry
+from geodata.vn2000 import parse_crs
 
 OPERATORS_MOBILE = ("Viettel", "VinaPhone", "MobiFone", "Vietnamobile", "Gmobile")
 RADIO_TECHNOLOGIES = ("2G", "3G", "4G", "5G")
@@ -56,45 +62,40 @@ class Scenario:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
-def _read_table(path: Path, required: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataFileError(path, "does not exist.")
-    if path.stat().st_size == 0:
-        raise DataFileError(path, "is empty (0 bytes).")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataFileError(path, f"is not UTF-8 text ({exc}). Save it as CSV UTF-8.") from exc
-    except pd.errors.ParserError as exc:
-        raise DataFileError(path, f"cannot be parsed as CSV ({exc}).") from exc
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise DataFileError(path, f"lacks the column(s) {', '.join(missing)}; found {', '.join(df.columns)}.")
-    problems: list[str] = []
-    for col, kind in dtypes.items():
-        if col not in df.columns:
-            continue
-        raw = df[col].str.strip()
-        values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna() & (raw != "") if col not in required else values.isna()
-        problems += [f"row {i + 2}, field {col}: {raw.iloc[i]!r} is not a number"
-                     for i in np.flatnonzero(bad.to_numpy())[:_MAX_PROBLEMS]]
-        if kind == "int":
-            frac = values.notna() & (values != values.round())
-            problems += [f"row {i + 2}, field {col}: {raw.iloc[i]!r} is not a whole number"
-                         for i in np.flatnonzero(frac.to_numpy())[:_MAX_PROBLEMS]]
-        if kind in ("int", "count"):
-            neg = values < 0
-            problems += [f"row {i + 2}, field {col}: {raw.iloc[i]} is negative"
-                         for i in np.flatnonzero(neg.to_numpy())[:_MAX_PROBLEMS]]
-        df[col] = values
-    if problems:
-        raise DataFileError(path, "has values that are not valid numbers.", problems)
-    return df
+class _Problems:
+    """Problems of one file: every one counted, the first ``cap`` kept, so a file with a million
+    bad rows still gives a readable report."""
+
+    def __init__(self, cap: int = _MAX_PROBLEMS) -> None:
+        self.items: list[str] = []
+        self.total = 0
+        self.cap = cap
+
+    def add(self, text: str) -> None:
+        self.total += 1
+        if len(self.items) < self.cap:
+            self.items.append(text)
+
+    def flag(self, mask: object, df: pd.DataFrame, fmt: Callable[[int, int], str]) -> None:
+        """One problem per row where ``mask`` holds; ``fmt(position, spreadsheet row)`` words it."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        self.total += len(idx)
+        room = max(self.cap - len(self.items), 0)
+        self.items += [fmt(int(i), int(df.index[i])) for i in idx[:room]]
+
+    def check(self, path: Path, note: str = "") -> None:
+        if self.total:
+            listed = f"; the first {len(self.items)} are listed" if self.total > len(self.items) else ""
+            read = f" (read as: {note})" if note else ""
+            raise DataFileError(path, f"has {self.total:,} problem(s){listed}{read}. Fix them and load the file "
+                                      "again.", self.items)
 
 
 def _check(path: Path, problems: list[str]) -> None:
@@ -102,102 +103,250 @@ def _check(path: Path, problems: list[str]) -> None:
         raise DataFileError(path, f"has {len(problems)} problem(s).", problems[:_MAX_PROBLEMS])
 
 
-def _codes_known(df: pd.DataFrame, col: str, known: set[str], what: str) -> list[str]:
-    bad = ~df[col].isin(known)
-    return [f"row {i + 2}, field {col}: {df[col].iloc[i]!r} is not a {what}"
-            for i in np.flatnonzero(bad.to_numpy())[:_MAX_PROBLEMS]]
+def _find_input(folder: Path, stem: str) -> Path:
+    """``<stem>.csv`` or ``<stem>.xlsx`` (or .txt/.tsv/.xlsm) in a scenario folder; the .csv path if none."""
+    found = [folder / f"{stem}{s}" for s in TABLE_SUFFIXES if (folder / f"{stem}{s}").is_file()]
+    if len(found) > 1:
+        raise DataFileError(folder, f"holds {len(found)} files for {stem}: {', '.join(p.name for p in found)}. "
+                                    "Keep one.")
+    return found[0] if found else folder / f"{stem}.csv"
 
 
-def _duplicates(df: pd.DataFrame, col: str) -> list[str]:
-    dup = df[col].duplicated(keep="first")
-    return [f"row {i + 2}, field {col}: {df[col].iloc[i]!r} repeats an earlier row"
-            for i in np.flatnonzero(dup.to_numpy())[:_MAX_PROBLEMS]]
+def _read_table(path: Path, required: list[str], dtypes: dict[str, str], optional: tuple[str, ...] = (),
+                problems: _Problems | None = None, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read a table with :func:`coverage._tables.read_table`; numbers converted, problems collected.
+
+    The frame's index holds the rows' spreadsheet numbers. Problems go to ``problems`` when given
+    (the caller adds its own and raises), else are raised here.
+    """
+    table = read_table(path, required, [*dtypes, *optional], sheet=sheet)
+    df = table.frame
+    df.attrs["note"] = table.note
+    own = problems is None
+    problems = problems or _Problems()
+    for col in required:
+        if col in dtypes:
+            continue
+        raw = df[col].str.strip()
+        df[col] = raw
+        problems.flag(raw == "", df, lambda i, r, c=col: f"row {r}, field {c}: is empty; expected a value")
+    expected = {"int": "a whole number", "count": "a number 0 or more", "float": "a number"}
+    for col, kind in dtypes.items():
+        if col not in df.columns:
+            continue
+        raw = df[col].str.strip()
+        values = numbers(raw, kind)
+        empty = raw == ""
+        missing = empty if col in required else pd.Series(False, index=df.index)
+        problems.flag(missing, df, lambda i, r, c=col: f"row {r}, field {c}: is empty; expected {expected[kind]}")
+        problems.flag(values.isna() & ~empty, df, lambda i, r, c=col, raw=raw:
+                      f"row {r}, field {c}: {raw.iloc[i]!r} is not a number; expected {expected[kind]}")
+        if kind == "int":
+            frac = values.notna() & (values != values.round())
+            problems.flag(frac, df, lambda i, r, c=col, raw=raw:
+                          f"row {r}, field {c}: {raw.iloc[i]!r} is not a whole number; expected a whole number")
+        if kind in ("int", "count"):
+            problems.flag(values < 0, df, lambda i, r, c=col, raw=raw:
+                          f"row {r}, field {c}: {raw.iloc[i]} is negative; expected 0 or more")
+        df[col] = values
+    if own:
+        problems.check(path, table.note)
+    return df
 
 
-def _coords(df: pd.DataFrame) -> list[str]:
-    lon, lat = df["lon"].to_numpy(), df["lat"].to_numpy()
+def _codes_known(df: pd.DataFrame, col: str, known: set[str], what: str, problems: _Problems,
+                 hint: str = "") -> None:
+    problems.flag(~df[col].isin(known) & (df[col] != ""), df,
+                  lambda i, r: f"row {r}, field {col}: {df[col].iloc[i]!r} is not a {what}{hint}")
+
+
+def _duplicates(df: pd.DataFrame, col: str, problems: _Problems) -> None:
+    first = {v: r for r, v in zip(reversed(df.index), reversed(df[col].tolist()))}
+    problems.flag(df[col].duplicated(keep="first") & (df[col] != ""), df,
+                  lambda i, r: f"row {r}, field {col}: {df[col].iloc[i]!r} repeats row {first[df[col].iloc[i]]}; "
+                               "ids must be unique: renumber or remove the repeat")
+
+
+def _coords(df: pd.DataFrame, problems: _Problems) -> None:
+    lon, lat = df["lon"].to_numpy(float), df["lat"].to_numpy(float)
     x0, y0, x1, y1 = _VN_BBOX
-    out = ~((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
-    swapped = out & (lat >= x0) & (lat <= x1) & (lon >= y0) & (lon <= y1)
-    problems = [f"row {i + 2}, fields lon/lat: ({lon[i]}, {lat[i]}) looks like lat/lon swapped"
-                for i in np.flatnonzero(swapped)[:_MAX_PROBLEMS]]
-    problems += [f"row {i + 2}, fields lon/lat: ({lon[i]}, {lat[i]}) is outside Vietnam"
-                 for i in np.flatnonzero(out & ~swapped)[:_MAX_PROBLEMS]]
-    return problems
+    known = np.isfinite(lon) & np.isfinite(lat)
+    with np.errstate(invalid="ignore"):
+        out = known & ~((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
+        swapped = out & (lat >= x0) & (lat <= x1) & (lon >= y0) & (lon <= y1)
+    problems.flag(swapped, df, lambda i, r: f"row {r}, fields lon/lat: ({lon[i]}, {lat[i]}) looks like lat/lon "
+                                            "swapped; expected lon (102 to 117.5) then lat (8 to 23.5): swap the "
+                                            "columns")
+    problems.flag(out & ~swapped, df, lambda i, r: f"row {r}, fields lon/lat: ({lon[i]}, {lat[i]}) is outside "
+                                                   "Vietnam; expected WGS 84 degrees, lon 102 to 117.5 and lat 8 "
+                                                   "to 23.5 (projected coordinates must be converted first)")
 
 
-def load_households(path: Path, registry: Registry) -> pd.DataFrame:
-    """households.csv: commune_code, households[, households_urban, households_rural]."""
+def _resolve_units(df: pd.DataFrame, registry: Registry | None, problems: _Problems) -> None:
+    """Names instead of codes in ``commune_code`` (and ``province``): resolved by the registry.
+
+    Names are resolved once per distinct (name, province); a name that is unknown or ambiguous is
+    a problem with the registry's suggestions, never a silent guess.
+    """
+    if registry is None:
+        return
+    province = pd.Series("", index=df.index)
+    if "province" in df.columns:
+        raw = df["province"].str.strip()
+        cache: dict[str, str | None] = {}
+        for value in raw.unique():
+            if value == "":
+                cache[value] = ""
+                continue
+            try:
+                cache[value] = registry.resolve(value, "63", "province").code
+            except UnitNameError as exc:
+                cache[value] = None
+                cache[f"error:{value}"] = str(exc)
+        province = raw.map(lambda v: cache[v] or "")
+        problems.flag(raw.map(lambda v: cache[v] is None), df,
+                      lambda i, r: f"row {r}, field province: {cache['error:' + raw.iloc[i]]}")
+        df["province"] = province
+    if "commune_code" not in df.columns:
+        return
+    codes = df["commune_code"].str.strip()
+    named = ~codes.str.fullmatch(r"\d{1,5}") & (codes != "")
+    resolved: dict[tuple[str, str], str | None] = {}
+    errors: dict[tuple[str, str], str] = {}
+    for name, prov in set(zip(codes[named], province[named])):
+        try:
+            resolved[(name, prov)] = registry.resolve(name, "63", "commune", province=prov or None).code
+        except UnitNameError as exc:
+            resolved[(name, prov)] = None
+            errors[(name, prov)] = str(exc) + ("" if prov else " Add a province column to tell them apart.")
+    out = codes.str.zfill(5).where(~named, "")
+    keys = list(zip(codes, province))
+    out[named.to_numpy()] = [resolved[k] or "" for k, n in zip(keys, named) if n]
+    bad = np.array([bool(n) and resolved.get(k) is None for k, n in zip(keys, named)], dtype=bool)
+    problems.flag(bad, df, lambda i, r: f"row {r}, field commune_code: {errors[keys[i]]}")
+    df["commune_code"] = out
+    if "province" in df.columns and registry is not None:
+        parents = registry.units("63", "commune").set_index("code")["parent_code"]
+        parent = df["commune_code"].map(parents)
+        wrong = (province != "") & parent.notna() & (parent != province) & ~bad
+        problems.flag(wrong, df, lambda i, r: f"row {r}, field province: commune {df['commune_code'].iloc[i]} lies "
+                                              f"in province {parent.iloc[i]}, not {province.iloc[i]}; correct one "
+                                              "of the two")
+
+
+def _finish(df: pd.DataFrame, ints: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The checked frame with a plain index (the engine's) and whole-number columns as integers."""
+    out = df.reset_index(drop=True)
+    out.attrs["note"] = df.attrs.get("note", "")
+    for col in ints:
+        if col in out.columns:
+            out[col] = out[col].astype("int64")
+    return out
+
+
+def load_households(path: Path, registry: Registry, *, sheet: str | None = None) -> pd.DataFrame:
+    """households table: commune_code (or commune name), households[, households_urban, households_rural]."""
+    problems = _Problems()
     df = _read_table(path, ["commune_code", "households"],
-                     {"households": "int", "households_urban": "int", "households_rural": "int"})
-    df["commune_code"] = df["commune_code"].str.strip().str.zfill(5)
+                     {"households": "int", "households_urban": "int", "households_rural": "int"},
+                     ("province",), problems, sheet=sheet)
+    _resolve_units(df, registry, problems)
     known = set(registry.units("63", "commune")["code"])
-    problems = _codes_known(df, "commune_code", known, "commune code of the 63-unit scheme")
-    problems += _duplicates(df, "commune_code")
+    _codes_known(df, "commune_code", known, "commune code of the 63-unit scheme", problems,
+                 "; check it against `vnbb units --level commune`")
+    _duplicates(df, "commune_code", problems)
     if {"households_urban", "households_rural"} <= set(df.columns):
         parts = df["households_urban"].fillna(0) + df["households_rural"].fillna(0)
-        bad = (parts != df["households"]) & df["households_urban"].notna()
-        problems += [f"row {i + 2}, field households: {df['households'].iloc[i]:.0f} is not urban + rural "
-                     f"({parts.iloc[i]:.0f})" for i in np.flatnonzero(bad.to_numpy())[:_MAX_PROBLEMS]]
-    _check(path, problems)
-    df["households"] = df["households"].astype("int64")
-    return df
+        bad = (parts != df["households"]) & df["households_urban"].notna() & df["households"].notna()
+        problems.flag(bad, df, lambda i, r: f"row {r}, field households: {df['households'].iloc[i]:.0f} is not "
+                                            f"urban + rural ({parts.iloc[i]:.0f}); correct one of the three")
+    problems.check(path, df.attrs.get("note", ""))
+    return _finish(df, ("households",))
 
 
-def load_villages(path: Path, households: pd.DataFrame) -> pd.DataFrame:
-    """villages.csv: village_id, name, commune_code, lon, lat, households."""
+def load_villages(path: Path, households: pd.DataFrame | None, registry: Registry | None = None, *,
+                  sheet: str | None = None) -> pd.DataFrame:
+    """villages table: village_id, name, commune_code (or name), lon, lat, households.
+
+    Checked against the households table when given (communes listed, totals not exceeded),
+    else against the registry's communes.
+    """
+    problems = _Problems()
     df = _read_table(path, ["village_id", "name", "commune_code", "lon", "lat", "households"],
-                     {"lon": "float", "lat": "float", "households": "int"})
-    df["commune_code"] = df["commune_code"].str.strip().str.zfill(5)
-    problems = _duplicates(df, "village_id")
-    problems += _codes_known(df, "commune_code", set(households["commune_code"]),
-                             "commune listed in households.csv")
-    problems += _coords(df)
-    per_commune = df.groupby("commune_code")["households"].sum()
-    total = households.set_index("commune_code")["households"].reindex(per_commune.index)
-    over = per_commune[per_commune > total]
-    problems += [f"commune {c}: its villages hold {v:.0f} households, more than the commune's "
-                 f"{total[c]:.0f} in households.csv" for c, v in over.items()][:_MAX_PROBLEMS]
-    _check(path, problems)
-    df["households"] = df["households"].astype("int64")
-    return df
+                     {"lon": "float", "lat": "float", "households": "int"}, ("province",), problems, sheet=sheet)
+    _resolve_units(df, registry, problems)
+    df["commune_code"] = df["commune_code"].str.strip().str.zfill(5).where(df["commune_code"] != "", "")
+    _duplicates(df, "village_id", problems)
+    if households is not None:
+        _codes_known(df, "commune_code", set(households["commune_code"]), "commune listed in the households table",
+                     problems, "; add the commune there or correct the code")
+    elif registry is not None:
+        _codes_known(df, "commune_code", set(registry.units("63", "commune")["code"]),
+                     "commune code of the 63-unit scheme", problems)
+    _coords(df, problems)
+    if households is not None:
+        per_commune = df.groupby("commune_code")["households"].sum()
+        total = households.set_index("commune_code")["households"].reindex(per_commune.index)
+        over = per_commune[per_commune > total]
+        for code, value in over.items():
+            rows = df.index[(df["commune_code"] == code).to_numpy()].tolist()
+            listed = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+            problems.add(f"rows {listed}, field households: the villages of commune {code} hold {value:.0f} "
+                         f"households, more than the commune's {total[code]:.0f} in the households table; "
+                         "correct the villages or the commune total")
+    problems.check(path, df.attrs.get("note", ""))
+    return _finish(df, ("households",))
 
 
-def load_sites(path: Path) -> pd.DataFrame:
-    """sites.csv: site_id, operator, technology, lon, lat, radius_m."""
+_OPERATOR_NAMES = {**{op.lower(): op for op in OPERATORS_MOBILE}, "vnpt": "VinaPhone", "vnpt-vinaphone": "VinaPhone",
+                   "vnpt vinaphone": "VinaPhone", "gtel": "Gmobile", "viettel telecom": "Viettel"}
+
+
+def load_sites(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
+    """sites table: site_id, operator, technology, lon, lat, radius_m (operator names in any case)."""
     if not path.exists():
         return pd.DataFrame({"site_id": [], "operator": [], "technology": [], "lon": [], "lat": [], "radius_m": []})
+    problems = _Problems()
     df = _read_table(path, ["site_id", "operator", "technology", "lon", "lat", "radius_m"],
-                     {"lon": "float", "lat": "float", "radius_m": "count"})
+                     {"lon": "float", "lat": "float", "radius_m": "count"}, (), problems, sheet=sheet)
     df["technology"] = df["technology"].str.strip().str.upper()
-    problems = _duplicates(df, "site_id")
-    problems += [f"row {i + 2}, field operator: {df['operator'].iloc[i]!r} is not one of {', '.join(OPERATORS_MOBILE)}"
-                 for i in np.flatnonzero(~df["operator"].isin(OPERATORS_MOBILE).to_numpy())[:_MAX_PROBLEMS]]
-    problems += [f"row {i + 2}, field technology: {df['technology'].iloc[i]!r} is not one of {', '.join(RADIO_TECHNOLOGIES)}"
-                 for i in np.flatnonzero(~df["technology"].isin(RADIO_TECHNOLOGIES).to_numpy())[:_MAX_PROBLEMS]]
-    problems += [f"row {i + 2}, field radius_m: must be more than 0"
-                 for i in np.flatnonzero((df["radius_m"] <= 0).to_numpy())[:_MAX_PROBLEMS]]
-    problems += _coords(df)
-    _check(path, problems)
-    return df
+    df["operator"] = df["operator"].map(lambda v: _OPERATOR_NAMES.get(v.strip().lower(), v))
+    _duplicates(df, "site_id", problems)
+    problems.flag(~df["operator"].isin(OPERATORS_MOBILE), df,
+                  lambda i, r: f"row {r}, field operator: {df['operator'].iloc[i]!r} is not one of "
+                               f"{', '.join(OPERATORS_MOBILE)}")
+    problems.flag(~df["technology"].isin(RADIO_TECHNOLOGIES), df,
+                  lambda i, r: f"row {r}, field technology: {df['technology'].iloc[i]!r} is not one of "
+                               f"{', '.join(RADIO_TECHNOLOGIES)}")
+    problems.flag(df["radius_m"] == 0, df, lambda i, r: f"row {r}, field radius_m: must be more than 0 (the "
+                                                        "modelled service radius in metres)")
+    problems.flag(df["radius_m"] > 100_000, df, lambda i, r: f"row {r}, field radius_m: {df['radius_m'].iloc[i]:.0f} "
+                                                             "m is more than 100 km; expected metres")
+    _coords(df, problems)
+    problems.check(path, df.attrs.get("note", ""))
+    return _finish(df)
 
 
-def load_fixed(path: Path, villages: pd.DataFrame) -> pd.DataFrame:
-    """fixed.csv: village_id, operator, households_passed (at most the village's households)."""
+def load_fixed(path: Path, villages: pd.DataFrame | None, *, sheet: str | None = None) -> pd.DataFrame:
+    """fixed table: village_id, operator, households_passed (at most the village's households)."""
     if not path.exists():
         return pd.DataFrame({"village_id": [], "operator": [], "households_passed": []})
-    df = _read_table(path, ["village_id", "operator", "households_passed"], {"households_passed": "int"})
-    hh = villages.set_index("village_id")["households"]
-    problems = _codes_known(df, "village_id", set(hh.index), "village in villages.csv")
+    problems = _Problems()
+    df = _read_table(path, ["village_id", "operator", "households_passed"], {"households_passed": "int"}, (),
+                     problems, sheet=sheet)
     dup = df.duplicated(["village_id", "operator"])
-    problems += [f"row {i + 2}: village {df['village_id'].iloc[i]} and operator {df['operator'].iloc[i]} repeat an earlier row"
-                 for i in np.flatnonzero(dup.to_numpy())[:_MAX_PROBLEMS]]
-    over = df["households_passed"].to_numpy() > df["village_id"].map(hh).fillna(np.inf).to_numpy()
-    problems += [f"row {i + 2}, field households_passed: {df['households_passed'].iloc[i]:.0f} is more than "
-                 f"the village's {hh[df['village_id'].iloc[i]]} households" for i in np.flatnonzero(over)[:_MAX_PROBLEMS]]
-    _check(path, problems)
-    df["households_passed"] = df["households_passed"].astype("int64")
-    return df
+    problems.flag(dup, df, lambda i, r: f"row {r}, fields village_id/operator: village {df['village_id'].iloc[i]} "
+                                        f"and operator {df['operator'].iloc[i]} repeat an earlier row; keep one")
+    if villages is not None:
+        hh = villages.set_index("village_id")["households"]
+        _codes_known(df, "village_id", set(hh.index), "village in the villages table", problems)
+        cap = df["village_id"].map(hh).fillna(np.inf).to_numpy(float)
+        over = df["households_passed"].to_numpy(float) > cap
+        problems.flag(over, df, lambda i, r: f"row {r}, field households_passed: "
+                                             f"{df['households_passed'].iloc[i]:.0f} is more than the village's "
+                                             f"{cap[i]:.0f} households")
+    problems.check(path, df.attrs.get("note", ""))
+    return _finish(df, ("households_passed",))
 
 
 def _entry_problems(entry: dict, where: str, kinds: dict[str, tuple[str, ...]]) -> list[str]:
@@ -243,8 +392,24 @@ def _read_raster(path: Path) -> tuple[np.ma.MaskedArray, object, object]:
         raise DataFileError(path, f"cannot be read as a GeoTIFF ({exc}).") from exc
 
 
-def load_coverage_inputs(folder: Path, entries: list[dict]) -> tuple[tuple[SignalRaster, ...], tuple[Footprint, ...]]:
-    """The [[coverage]] tables of scenario.toml: signal rasters and footprint polygons."""
+def _read_footprint(path: Path, common: dict, crs: str | None = None, registry: Registry | None = None
+                    ) -> Footprint:
+    """Footprint polygons from a vector file (any stated CRS; other geometry types refused)."""
+    layer = read_vector(path, crs=parse_crs(crs, registry, path=path) if crs else None)
+    polygonal = layer.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    _check(path, [f"feature {j + 1}: a {layer.geom_type.iloc[j]}, not a polygon; footprints are areas "
+                  "(draw polygons, or buffer lines and points first)"
+                  for j in np.flatnonzero(~polygonal)[:_MAX_PROBLEMS]])
+    return Footprint(layer.geometry.reset_index(drop=True), **common)
+
+
+def load_coverage_inputs(folder: Path, entries: list[dict], registry: Registry | None = None
+                         ) -> tuple[tuple[SignalRaster, ...], tuple[Footprint, ...]]:
+    """The [[coverage]] tables of scenario.toml: signal rasters, footprint polygons, OpenCelliD
+    cells (modelled footprints) and Ookla tiles (measured footprints).
+
+    Notes on what public data left out are given as warnings.
+    """
     meta_path = folder / "scenario.toml"
     rasters, footprints = [], []
     for i, entry in enumerate(entries, start=1):
@@ -258,21 +423,51 @@ def load_coverage_inputs(folder: Path, entries: list[dict]) -> tuple[tuple[Signa
         elif kind == "footprint":
             problems = _entry_problems(entry, where, {"operator": (), "technology": (*BROADBAND_MOBILE, "fixed"),
                                                       "provenance": (), "as_of": ()})
+        elif kind == "opencellid":
+            problems = _entry_problems(entry, where, {"as_of": ()})
+            if entry.get("provenance", "modelled") != "modelled":
+                problems.append(f"{where}, field provenance: OpenCelliD radii come from a model, so the layer is "
+                                "'modelled', not " + repr(entry["provenance"]))
+            radii = entry.get("radii", {})
+            for tech, by_area in (radii.items() if isinstance(radii, dict) else [("?", None)]):
+                ok = tech in BROADBAND_MOBILE and isinstance(by_area, dict) and all(
+                    a in ("urban", "rural") and isinstance(v, (int, float)) and v > 0 for a, v in by_area.items())
+                if not ok:
+                    problems.append(f"{where}, field radii: expected e.g. radii = {{\"4G\" = {{urban = 1000, "
+                                    f"rural = 3000}}}} (metres > 0), not {radii!r}")
+        elif kind == "ookla":
+            problems = _entry_problems(entry, where, {"operator": (), "technology": (*BROADBAND_MOBILE, "fixed"),
+                                                      "min_download_mbps": (), "as_of": ()})
+            if "min_download_mbps" in entry and not (isinstance(entry["min_download_mbps"], (int, float))
+                                                     and entry["min_download_mbps"] > 0):
+                problems.append(f"{where}, field min_download_mbps: {entry['min_download_mbps']!r} is not a "
+                                "number > 0 (Mb/s)")
         else:
-            problems = [f"{where}, field kind: {kind!r} is not 'raster' or 'footprint'"]
+            problems = [f"{where}, field kind: {kind!r} is not 'raster', 'footprint', 'opencellid' or 'ookla'"]
+        if "file" in entry:
+            target = (folder / str(entry["file"])).resolve()
+            if folder.resolve() not in target.parents:
+                problems.append(f"{where}, field file: {entry['file']!r} leads outside the scenario folder; "
+                                "put the file inside it")
         _check(meta_path, problems)
         path = folder / entry["file"]
+        if kind in ("opencellid", "ookla"):
+            if kind == "opencellid":
+                found, notes = _public.opencellid_footprints(path, registry or load_registry(), entry)
+            else:
+                fp, notes = _public.ookla_footprint(path, entry)
+                found = [fp]
+            footprints += found
+            for note in notes:
+                warnings.warn(f"{path}: {note}", stacklevel=2)
+            continue
         common = {"operator": str(entry["operator"]), "technology": str(entry["technology"]), "file": entry["file"],
                   "provenance": entry["provenance"], "as_of": str(entry["as_of"])}
         if kind == "raster":
             values, transform, crs = _read_raster(path)
             rasters.append(SignalRaster(values, transform, crs, threshold=float(entry["threshold"]), **common))
         else:
-            layer = read_vector(path)
-            polygonal = layer.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-            _check(path, [f"feature {j + 1}: a {layer.geom_type.iloc[j]}, not a polygon"
-                          for j in np.flatnonzero(~polygonal)[:_MAX_PROBLEMS]])
-            footprints.append(Footprint(layer.geometry.reset_index(drop=True), **common))
+            footprints.append(_read_footprint(path, common, entry.get("crs"), registry))
     return tuple(rasters), tuple(footprints)
 
 
@@ -317,15 +512,119 @@ def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
         meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DataFileError(meta_path, f"cannot be read as TOML ({exc}).") from exc
-    households = load_households(folder / "households.csv", registry)
-    villages = load_villages(folder / "villages.csv", households)
-    sites = load_sites(folder / "sites.csv")
-    fixed = load_fixed(folder / "fixed.csv", villages)
+    households = load_households(_find_input(folder, "households"), registry)
+    villages = load_villages(_find_input(folder, "villages"), households, registry)
+    sites = load_sites(_find_input(folder, "sites"))
+    fixed = load_fixed(_find_input(folder, "fixed"), villages)
     targets_path = folder / "targets.toml"
     targets = load_targets(targets_path if targets_path.exists() else None)
-    rasters, footprints = load_coverage_inputs(folder, list(meta.get("coverage", [])))
+    rasters, footprints = load_coverage_inputs(folder, list(meta.get("coverage", [])), registry)
     population = load_population(folder, meta["population"]) if "population" in meta else None
     inputs = [p for p in sorted(folder.rglob("*")) if p.is_file()]
     hashes = {str(p.relative_to(folder)): _sha256(p) for p in inputs}
     return Scenario(folder, meta, households, villages, sites, fixed, targets, hashes, rasters, footprints,
                     population)
+
+
+VALIDATE_KINDS = ("households", "villages", "sites", "fixed", "coverage-raster", "boundaries", "footprint",
+                  "opencellid", "ookla")
+
+
+@dataclass
+class ValidationReport:
+    """What checking one file found: every problem (up to a cap, with the total) and warnings."""
+
+    path: str
+    kind: str
+    ok: bool
+    count: int = 0
+    note: str = ""
+    message: str = ""
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """The report as a planner reads it."""
+        lines = [f"{self.path} ({self.kind}): " + (f"OK, {self.count:,} {'rows' if self.kind in _TABLE_KINDS else 'items'}"
+                                                   if self.ok else "REFUSED")]
+        if self.note:
+            lines.append(f"  read as: {self.note}")
+        if not self.ok:
+            lines.append(f"  {self.message}")
+            lines += [f"  - {p}" for p in self.problems]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+_TABLE_KINDS = ("households", "villages", "sites", "fixed")
+
+
+def _validate(path: Path, kind: str, registry: Registry, crs: str | None, sheet: str | None,
+              scenario: Path | None) -> tuple[int, str]:
+    """Run the loader of ``kind`` on one file; returns (rows or items, how it was read)."""
+    if kind in _TABLE_KINDS:
+        households = villages = None
+        if scenario is not None and kind in ("villages", "fixed"):
+            households = load_households(_find_input(scenario, "households"), registry)
+            if kind == "fixed":
+                villages = load_villages(_find_input(scenario, "villages"), households, registry)
+        if kind == "households":
+            df = load_households(path, registry, sheet=sheet)
+        elif kind == "villages":
+            df = load_villages(path, households, registry, sheet=sheet)
+        elif kind == "sites":
+            df = load_sites(check_file(path), sheet=sheet)
+        else:
+            df = load_fixed(check_file(path), villages, sheet=sheet)
+        return len(df), str(df.attrs.get("note", ""))
+    check_file(path)
+    entry = {"file": path.name, "as_of": "", "operator": "(validate)", "technology": "4G"}
+    if kind == "coverage-raster":
+        try:
+            values, _, crs_ = _read_raster(path)
+        except rasterio.errors.RasterioError as exc:
+            raise DataFileError(path, f"cannot be read as a GeoTIFF ({exc}): is it truncated or corrupt?") from exc
+        return int(values.count()), f"GeoTIFF in {crs_}, {values.shape[0]} x {values.shape[1]} cells over Vietnam"
+    if kind == "opencellid":
+        cells, notes = _public.read_opencellid(path, registry)
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        return len(cells), "OpenCelliD cells (4G/5G of MCC 452), radii modelled per technology and area type"
+    if kind == "ookla":
+        return len(_public.read_ookla(path)), "Ookla performance tiles over Vietnam"
+    stated = parse_crs(crs, registry, path=path) if crs else None
+    if kind == "footprint":
+        fp = _read_footprint(path, {**entry, "provenance": "declared"}, crs, registry)
+        return len(fp.shapes), ""
+    layer = read_vector(path, crs=stated)
+    polygonal = layer.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    _check(path, [f"feature {j + 1}: a {layer.geom_type.iloc[j]}, not a polygon; boundaries are areas"
+                  for j in np.flatnonzero(~polygonal)[:_MAX_PROBLEMS]])
+    return len(layer), f"{len(layer)} polygons, converted to EPSG:4326"
+
+
+def validate_file(path: Path | str, kind: str, registry: Registry | None = None, *, crs: str | None = None,
+                  sheet: str | None = None, scenario: Path | str | None = None) -> ValidationReport:
+    """Check one input file as ``kind`` without building anything: the report lists every problem.
+
+    ``crs`` is the CRS stated for a vector file that declares none; ``scenario`` a folder whose
+    households (and villages) tables a villages (fixed) file is checked against. The size limit
+    is ``VNBB_MAX_INPUT_MB``.
+    """
+    path = Path(path)
+    if kind not in VALIDATE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(VALIDATE_KINDS)}, not {kind!r}")
+    registry = registry or load_registry()
+    report = ValidationReport(str(path), kind, ok=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report.count, report.note = _validate(path, kind, registry, crs, sheet,
+                                                  Path(scenario) if scenario else None)
+        except DataFileError as exc:
+            report.ok = False
+            report.message = str(exc).split("\n", 1)[0]
+            report.problems = exc.problems
+    report.warnings = [str(w.message) for w in caught if not issubclass(w.category, (DeprecationWarning,
+                                                                                     PendingDeprecationWarning))]
+    return report

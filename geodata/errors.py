@@ -63,3 +63,11 @@ class AmbiguousUnitError(UnitNameError):
 
 class FetchError(VnbbError):
     """A download failed or its content did not match the published checksum."""
+
+
+class InputLimitError(DataFileError):
+    """An input is larger than the set limit (a file, or an archive's declared or actual content)."""
+
+
+class UnsafeArchiveError(DataFileError):
+    """An archive holds paths that would land outside the folder it is unpacked into."""
