@@ -229,3 +229,29 @@ def test_killed_build_leaves_the_previous_store_readable(built, tmp_path, data_d
     result = CliRunner().invoke(app, ["build", "--scenario", str(built / "scn"), "--out", str(out), "--force"])
     assert result.exit_code == 0, result.output
     assert store.report(out, "province", "34")["households"].sum() == 2000
+
+
+def test_build_with_opencellid_and_ookla(built, tmp_path, data_dir) -> None:
+    """Public formats in a scenario: their layers reach the store, marked modelled and measured."""
+    import json
+
+    from test_inputs import _quadkey
+
+    scn = tmp_path / "scn"
+    shutil.copytree(built / "scn", scn)
+    v = pd.read_csv(scn / "villages.csv")
+    lon, lat = float(v.loc[2, "lon"]), float(v.loc[2, "lat"])  # V3: no mobile site in the base scenario
+    (scn / "cells.csv").write_text(corpus.opencellid_csv([("NR", 452, 2, lon, lat, 9000)]), encoding="utf-8")
+    pd.DataFrame({"quadkey": [_quadkey(lon, lat)], "avg_d_kbps": [150_000], "avg_u_kbps": [1], "avg_lat_ms": [9],
+                  "tests": [5], "devices": [2]}).to_parquet(scn / "tiles.parquet")
+    with open(scn / "scenario.toml", "a", encoding="utf-8") as f:
+        f.write('\n[[coverage]]\nfile = "cells.csv"\nkind = "opencellid"\nas_of = "2025-01-15"\n'
+                '\n[[coverage]]\nfile = "tiles.parquet"\nkind = "ookla"\noperator = "Ookla (all operators)"\n'
+                'technology = "fixed"\nmin_download_mbps = 100\nas_of = "2024-12-31"\n')
+    out = store.build(scn, tmp_path / "store", data_dir=data_dir)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    sources = manifest["layer_sources"]
+    assert {"file": "cells.csv", "provenance": "modelled", "as_of": "2025-01-15"} in sources["5G__VinaPhone"]
+    assert {"file": "tiles.parquet", "provenance": "measured", "as_of": "2024-12-31"} in sources["fixed__all"]
+    villages = pd.read_parquet(out / "villages.parquet").set_index("village_id")
+    assert bool(villages.at["V3", "cov__5G__VinaPhone"]) and not bool(villages.at["V1", "cov__5G__VinaPhone"])
