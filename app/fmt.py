@@ -30,11 +30,11 @@ def percent(value: float | None, lang: str, decimals: int = 1) -> str:
     return f"{number(value, lang, decimals)} %" if lang == "vi" else f"{number(value, lang, decimals)}%"
 
 
-def points(value: float | None, lang: str, decimals: int = 1) -> str:
-    """Percentage points, signed: "+2,5 đ.p." / "+2.5 pp"."""
+def points(value: float | None, lang: str, decimals: int = 1, signed: bool = True) -> str:
+    """Percentage points: "+2,5 đ.p." / "+2.5 pp" (unsigned: "2,5 đ.p.")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    sign = "+" if value > 0 else ("−" if value < 0 else "")
+    sign = ("+" if value > 0 else ("−" if value < 0 else "")) if signed else ""
     unit = "đ.p." if lang == "vi" else "pp"
     return f"{sign}{number(abs(value), lang, decimals)} {unit}"
 

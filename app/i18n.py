@@ -73,6 +73,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "metric.rank": ("Xếp hạng ({indicator})", "Rank ({indicator})"),
     "metric.rank_value": ("{rank} / {n}", "{rank} of {n}"),
     "metric.value_vs_target": ("{value} (mục tiêu {cmp} {threshold})", "{value} (target {cmp} {threshold})"),
+    "metric.status_met": ("Đạt: {value} (mục tiêu {cmp} {threshold})", "Met: {value} (target {cmp} {threshold})"),
+    "metric.status_gap": ("Chưa đạt: {value}, còn thiếu {pp}", "Not met: {value}, {pp} short"),
     "metric.met": ("Đạt", "Met"),
     "metric.not_met": ("Chưa đạt", "Not met"),
     "metric.of_total": ("{covered} / {total}", "{covered} of {total}"),

@@ -65,12 +65,12 @@ def banners(ctx: state.Ctx, tables: list[str]) -> None:
     """Say plainly when data is synthetic and when any shown boundary is approximate."""
     scenario = ctx.manifest.get("scenario", {})
     if scenario.get("synthetic"):
-        st.warning(ctx.t("banner.synthetic", name=scenario.get("name") or ""), icon="⚠️")
+        st.warning(ctx.t("banner.synthetic", name=scenario.get("name") or ""), icon=":material/warning:")
     sources = data.boundary_sources(ctx.key)
     approx = [ctx.t("layer.provinces" if name.startswith("provinces") else "layer.communes")
               for name in tables if sources.get(name, "approximate") != OFFICIAL]
     if approx:
-        st.info(ctx.t("banner.approximate", layers=", ".join(dict.fromkeys(approx))), icon="🗺️")
+        st.info(ctx.t("banner.approximate", layers=", ".join(dict.fromkeys(approx))), icon=":material/map:")
 
 
 def attribution(ctx: state.Ctx, tables: list[str], short: bool = False) -> str:
@@ -165,6 +165,16 @@ def _xlsx_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_excel(buffer, index=False, engine="openpyxl")
     return buffer.getvalue()
+
+
+def status_line(ctx: state.Ctx, met: bool, value: float, gap_pp: float) -> str:
+    """Under a gap figure: whether the target is met, the value and the points missing."""
+    target = ctx.target
+    if met:
+        return ctx.t("metric.status_met", value=fmt.percent(value, ctx.lang), cmp=comparison(target["comparison"]),
+                     threshold=fmt.percent(target["threshold"], ctx.lang, 0))
+    return ctx.t("metric.status_gap", value=fmt.percent(value, ctx.lang),
+                 pp=fmt.points(gap_pp, ctx.lang, 2 if 0 < gap_pp < 0.1 else 1, signed=False))
 
 
 def metric_row(specs: list[tuple[str, str, str | None]]) -> None:

@@ -113,9 +113,10 @@ class Session:
         self.blocked: list[str] = []
         self.local: list[str] = []
         self.ws_frames: list[int] = []
+        self.ws_sent = 0
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
-        self.page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+        self.page.on("websocket", self._socket)
         self.url = url
 
     def _route(self, route) -> None:  # noqa: ANN001
@@ -126,6 +127,13 @@ class Session:
         else:
             self.blocked.append(url)
             route.abort()
+
+    def _socket(self, ws) -> None:  # noqa: ANN001
+        ws.on("framereceived", self._frame)
+        ws.on("framesent", self._sent)
+
+    def _sent(self, _payload: str | bytes) -> None:
+        self.ws_sent += 1
 
     def _frame(self, payload: str | bytes) -> None:
         self.ws_frames.append(len(payload.encode() if isinstance(payload, str) else payload))
@@ -264,6 +272,42 @@ def test_language_switch_changes_the_labels(session: Session) -> None:
     session.map_frame(min_paths=30)
     session.page.wait_for_timeout(1000)
     session.shot("national_en.png")
+
+
+def test_panning_does_not_rerun_and_a_filter_keeps_the_map(session: Session, demo_store: Path) -> None:
+    """Only a click on a province comes back to Python; a new indicator swaps the layer in
+    place (same map, same view) instead of rebuilding the map."""
+    session.page.goto(session.url)
+    frame = session.map_frame(min_paths=30)
+    session.wait_idle()
+    frame.evaluate("() => { window.__kept = true; }")
+    box = session.page.locator('iframe[title="streamlit_folium.st_folium"]').first.bounding_box()
+    sent = session.ws_sent
+    x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.15  # open sea, no province
+    session.page.mouse.move(x, y)
+    session.page.mouse.down()
+    session.page.mouse.move(x - 120, y + 60, steps=8)
+    session.page.mouse.up()
+    frame.evaluate("() => window.map.zoomIn()")
+    session.page.wait_for_timeout(1500)
+    assert session.ws_sent == sent, "panning or zooming sent something back to the app"
+    centre = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng, window.map.getZoom()]")
+
+    session.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    session.page.get_by_role("option", name="Thôn/bản được phủ (%)").click()
+    session.wait_idle()
+    session.wait_text("Số thôn/bản còn thiếu để đạt mục tiêu")
+    session.page.wait_for_timeout(1000)
+    frame = session.map_frame(min_paths=30)
+    assert frame.evaluate("() => window.__kept === true"), "the map was rebuilt"
+    assert frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng, window.map.getZoom()]") \
+        == centre
+    table = store.read_table(demo_store, "province", "63")
+    below = int((~table["2289-villages-2025__met"]).sum())
+    reds = frame.evaluate("""() => Array.from(document.querySelectorAll('path.leaflet-interactive'))
+        .filter(p => !['#92c5de', '#4393c3', '#2166ac'].includes(p.getAttribute('fill'))).length""")
+    assert reds == below > 0
+    session.shot("national_vi_villages.png")
 
 
 def test_operator_download_is_a_readable_geopackage(session: Session, demo_store: Path,

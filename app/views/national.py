@@ -61,7 +61,6 @@ def _target_caption(ctx: state.Ctx, target: dict) -> str:
 def _headline(ctx: state.Ctx, totals: dict) -> None:
     lang = ctx.lang
     unit = "villages" if ctx.selection.indicator == "villages" else "households"
-    status = ctx.t("metric.met") if totals["met"] else ctx.t("metric.not_met")
     specs = [
         (ctx.t("metric.households"), fmt.percent(totals["households_pct"], lang),
          ctx.t("metric.of_total", covered=fmt.number(totals["households_covered"], lang),
@@ -70,7 +69,7 @@ def _headline(ctx: state.Ctx, totals: dict) -> None:
          ctx.t("metric.of_total", covered=fmt.number(totals["villages_covered"], lang),
                total=fmt.number(totals["villages"], lang))),
         (ctx.t(f"metric.gap_{unit}"), fmt.number(totals["gap"], lang),
-         f"{status}: {fmt.percent(totals['value'], lang)} / {fmt.points(-totals['gap_pp'], lang)}"),
+         layout.status_line(ctx, totals["met"], totals["value"], totals["gap_pp"])),
         (ctx.t("metric.units_met"), f"{totals['units_met']} / {totals['units']}", None),
     ]
     layout.metric_row(specs)
@@ -89,7 +88,7 @@ def tooltip_props(measured: pd.DataFrame, indicator: str, lang: str) -> pd.DataF
     unit = tr("unit.villages" if indicator == "villages" else "unit.households", lang)
     gap_text = [
         tr("metric.met", lang) if met else tr("tooltip.gap_text", lang, status=tr("metric.not_met", lang),
-                                               gap=fmt.number(gap, lang), unit=unit, pp=fmt.points(-pp, lang))
+                                               gap=fmt.number(gap, lang), unit=unit, pp=fmt.points(pp, lang, signed=False))
         for met, gap, pp in zip(measured["met"], measured["gap"], measured["gap_pp"])
     ]
     return pd.DataFrame({

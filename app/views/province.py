@@ -65,7 +65,6 @@ def _headline(ctx: state.Ctx, provinces: pd.DataFrame, row: pd.Series) -> None:
     lang = ctx.lang
     rank = metrics.ranks(provinces)[row["code"]]
     unit = "villages" if ctx.selection.indicator == "villages" else "households"
-    status = ctx.t("metric.met") if row["met"] else ctx.t("metric.not_met")
     layout.metric_row([
         (ctx.t("metric.households"), fmt.percent(row["households_pct"], lang),
          ctx.t("metric.of_total", covered=fmt.number(row["households_covered"], lang),
@@ -74,7 +73,7 @@ def _headline(ctx: state.Ctx, provinces: pd.DataFrame, row: pd.Series) -> None:
          ctx.t("metric.of_total", covered=fmt.number(row["villages_covered"], lang),
                total=fmt.number(row["villages"], lang))),
         (ctx.t(f"metric.gap_{unit}"), fmt.number(row["gap"], lang),
-         f"{status}: {fmt.percent(row['value'], lang)} / {fmt.points(-row['gap_pp'], lang)}"),
+         layout.status_line(ctx, bool(row["met"]), row["value"], row["gap_pp"])),
         (ctx.t("metric.rank", indicator=ctx.t(f"indicator.{ctx.selection.indicator}")),
          ctx.t("metric.rank_value", rank=rank, n=len(provinces)), None),
     ])
@@ -93,7 +92,7 @@ def _gaps_table(ctx: state.Ctx, code: str) -> None:
         ctx.t("col.network"): [ctx.t(f"tech.{x}") for x in gaps["technology"]],
         ctx.t("col.value"): [fmt.percent(v, lang) for v in gaps["value"]],
         ctx.t("col.met"): [ctx.t("yes") if m else ctx.t("no") for m in gaps["met"]],
-        ctx.t("col.gap_pp"): [fmt.points(-v, lang) if v else "0" for v in gaps["gap_pp"]],
+        ctx.t("col.gap_pp"): [fmt.points(v, lang, signed=False) for v in gaps["gap_pp"]],
         ctx.t("col.gap_households"): [fmt.number(g, lang) if u == "households" else "–"
                                       for g, u in zip(gaps["gap"], gaps["unit"])],
         ctx.t("col.gap_villages"): [fmt.number(g, lang) if u == "villages" else "–"
