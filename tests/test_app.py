@@ -288,3 +288,30 @@ def test_measure_agrees_with_the_engine_gaps(demo_store: Path) -> None:
             assert (m["met"].to_numpy() == table[f"{t['id']}__met"].to_numpy()).all(), t["id"]
             assert m["colour"].isin([c for *_, c in metrics.BELOW + metrics.MET] + [metrics.NO_DATA]).all()
             assert (m.loc[m["met"], "colour"].isin([c for *_, c in metrics.MET])).all()
+
+
+def test_national_map_payload_stays_small(demo_store: Path) -> None:
+    """The national choropleth's GeoJSON (simplified shared borders, rounded coordinates,
+    preformatted tooltips): recorded in tests/artifacts/metrics.json, and kept under 300 kB."""
+    import json
+
+    from app.views import national
+
+    key = app_data.ref(demo_store)
+    manifest = store.read_manifest(demo_store)
+    target = metrics.targets_for(manifest, "households")[0]
+    sizes = {}
+    for scheme in ("63", "34"):
+        sel = metrics.Selection(scheme, "households", target["id"], metrics.target_technology(target))
+        collection = national._features(key, sel, "vi")
+        assert len(collection["features"]) == int(scheme)
+        sizes[scheme] = len(json.dumps(collection, ensure_ascii=False).encode())
+        raw = store.read_table(demo_store, "province", scheme)[["code", "geometry"]].to_json().encode()
+        sizes[f"{scheme}_unsimplified"] = len(raw)
+        assert sizes[scheme] < 300_000
+    artifacts = Path(__file__).parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    path = artifacts / "metrics.json"
+    current = json.loads(path.read_text()) if path.is_file() else {}
+    current.update({f"national_geojson_bytes_{k}": v for k, v in sizes.items()})
+    path.write_text(json.dumps(current, indent=2))

@@ -223,13 +223,18 @@ def test_national_map_draws_the_provinces_offline(session: Session, demo_store: 
     session.page.wait_for_timeout(1000)
     session.wait_text("Xếp hạng các tỉnh/thành")
     path = session.shot("national_vi.png")
+    # a second visitor: the server's caches are warm, the browser's asset cache too
+    start = time.monotonic()
+    session.page.reload()
+    session.map_frame(min_paths=len(provinces))
+    warm_paint = time.monotonic() - start
     leaflet = Path(xleaflet.BASE_DIR) / "leaflet.js"
-    _record(national_first_map_paint_s=round(first_paint, 2),
+    _record(national_first_map_paint_s=round(first_paint, 2), national_map_paint_warm_s=round(warm_paint, 2),
             national_websocket_bytes_until_paint=bytes_until_paint,
             national_largest_websocket_message_bytes=largest_frame,
             leaflet_js_bytes_served_locally=leaflet.stat().st_size,
             national_screenshot=str(path.relative_to(ROOT)))
-    print(f"\nfirst map paint {first_paint:.2f} s; websocket bytes until paint {bytes_until_paint}; "
+    print(f"\nfirst map paint {first_paint:.2f} s (warm {warm_paint:.2f} s); websocket bytes until paint {bytes_until_paint}; "
           f"largest message {largest_frame}")
 
 
