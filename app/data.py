@@ -15,7 +15,8 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np

@@ -109,7 +109,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "region.north": ("Miền Bắc", "North"),
     "region.central": ("Miền Trung", "Central"),
     "region.south": ("Miền Nam", "South"),
-    "five_g.provinces": ("Tỉnh/thành có trạm 5G (bản đồ 63 tỉnh)", "Provinces with 5G sites (63-province map)"),
+    "five_g.provinces": ("Tỉnh/thành có trạm 5G (bản đồ {n} tỉnh)", "Provinces with 5G sites ({n}-province map)"),
     "table.provinces": ("Bảng số liệu các tỉnh/thành", "Table of provinces"),
     # province view
     "province.heading": ("{name}", "{name}"),

@@ -136,7 +136,7 @@ def _swatch(colour: str, text: str) -> str:
     return f'<span class="vnbb-key"><i style="background:{colour}"></i>{text}</span>'
 
 
-def styled(frame: pd.DataFrame, lang: str, decimals: dict[str, int]) -> "pd.io.formats.style.Styler":
+def styled(frame: pd.DataFrame, lang: str, decimals: dict[str, int]) -> pd.io.formats.style.Styler:
     """A table whose numbers show the language's separators but still sort as numbers."""
     thousands, decimal = (".", ",") if lang == "vi" else (",", ".")
     styler = frame.style

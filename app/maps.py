@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import folium
 import geopandas as gpd

@@ -133,7 +133,8 @@ def test_a_chosen_province_shows_its_gaps_rank_communes_and_villages(app: AppTes
     assert len(gaps) == len(targets)
     villages_target = next(t for t in targets if t["id"] == "2289-villages-2025")
     row = gaps.set_index(i18n.tr("col.target", "vi")).loc[i18n.target_title(villages_target, "vi")]
-    assert row[i18n.tr("col.gap_villages", "vi")] == fmt.number(table.loc[code, "2289-villages-2025__gap_villages"], "vi")
+    expected_gap = table.loc[code, "2289-villages-2025__gap_villages"]
+    assert row[i18n.tr("col.gap_villages", "vi")] == fmt.number(expected_gap, "vi")
     c63 = store.read_table(demo_store, "commune", "63")
     assert len(communes) == (c63["parent_code"] == code).sum()
     expected = villages[(villages["province_63"] == code) & ~villages["cov__any__all"]]

@@ -234,8 +234,8 @@ def test_national_map_draws_the_provinces_offline(session: Session, demo_store: 
             national_largest_websocket_message_bytes=largest_frame,
             leaflet_js_bytes_served_locally=leaflet.stat().st_size,
             national_screenshot=str(path.relative_to(ROOT)))
-    print(f"\nfirst map paint {first_paint:.2f} s (warm {warm_paint:.2f} s); websocket bytes until paint {bytes_until_paint}; "
-          f"largest message {largest_frame}")
+    print(f"\nfirst map paint {first_paint:.2f} s (warm {warm_paint:.2f} s); websocket bytes until paint "
+          f"{bytes_until_paint}; largest message {largest_frame}")
 
 
 def test_clicking_a_province_opens_its_page(session: Session, demo_store: Path) -> None:

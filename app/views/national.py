@@ -86,9 +86,10 @@ def _features(key: data.StoreRef, sel: metrics.Selection, lang: str) -> dict:
 def tooltip_props(measured: pd.DataFrame, indicator: str, lang: str) -> pd.DataFrame:
     """Per unit: name, indicator, households and villages covered/total, gap (texts) and colour."""
     unit = tr("unit.villages" if indicator == "villages" else "unit.households", lang)
+    not_met = tr("metric.not_met", lang)
     gap_text = [
-        tr("metric.met", lang) if met else tr("tooltip.gap_text", lang, status=tr("metric.not_met", lang),
-                                               gap=fmt.number(gap, lang), unit=unit, pp=fmt.points(pp, lang, signed=False))
+        tr("metric.met", lang) if met else tr("tooltip.gap_text", lang, status=not_met, gap=fmt.number(gap, lang),
+                                               unit=unit, pp=fmt.points(pp, lang, signed=False))
         for met, gap, pp in zip(measured["met"], measured["gap"], measured["gap_pp"])
     ]
     return pd.DataFrame({
@@ -147,9 +148,11 @@ def _five_g(ctx: state.Ctx) -> None:
     targets = {t["indicator"]: t for t in ctx.manifest["targets"]}
     st.markdown(f"**{ctx.t('smart.title')}**")
     left, right = st.columns([1, 3], gap="medium")
-    if "provinces_with_5g_63" in nat:
+    scheme = ctx.selection.scheme if f"provinces_with_5g_{ctx.selection.scheme}" in nat else "63"
+    if f"provinces_with_5g_{scheme}" in nat:
+        total = len(data.table(ctx.key, "province", scheme))
         with left:
-            st.metric(ctx.t("five_g.provinces"), f"{nat['provinces_with_5g_63']} / {len(names)}")
+            st.metric(ctx.t("five_g.provinces", n=total), f"{nat[f'provinces_with_5g_{scheme}']} / {total}")
             if "provinces_with_5g" in targets:
                 five = targets["provinces_with_5g"]
                 st.caption(f"{layout.target_label(five, ctx.lang)}. {five['source']}")
