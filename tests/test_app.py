@@ -316,3 +316,21 @@ def test_national_map_payload_stays_small(demo_store: Path) -> None:
     current = json.loads(path.read_text()) if path.is_file() else {}
     current.update({f"national_geojson_bytes_{k}": v for k, v in sizes.items()})
     path.write_text(json.dumps(current, indent=2))
+
+
+def test_approximate_province_boundaries_are_announced(demo_store: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store built without the official layer (no data folder) says so on the national page."""
+    import json
+
+    copy = tmp_path / "store"
+    shutil.copytree(demo_store, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["boundaries"] = {name: "approximate" for name in manifest["boundaries"]}
+    manifest["built_at"] = "approximate-copy"  # a different cache key from the demo store
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    monkeypatch.setenv(app_data.STORE_ENV, str(copy))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert any("gần đúng" in i.value and "tỉnh/thành" in i.value for i in at.info)
+    assert "vietnamadminunits" in " ".join(c.value for c in at.caption)

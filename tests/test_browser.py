@@ -219,6 +219,9 @@ def test_national_map_draws_the_provinces_offline(session: Session, demo_store: 
     # Leaflet came from the app itself; nothing but map tiles was asked of the outside world
     assert any(u.endswith("/leaflet.js") for u in session.local)
     assert all(urlparse(u).hostname == "tile.openstreetmap.org" for u in session.blocked), session.blocked[:5]
+    # the unreachable basemap gives way to the plain background
+    frame.locator(".vnbb-no-basemap").wait_for(state="attached", timeout=10_000)
+    assert frame.locator("img.leaflet-tile").count() == 0
     session.wait_idle()
     session.page.wait_for_timeout(1000)
     session.wait_text("Xếp hạng các tỉnh/thành")
