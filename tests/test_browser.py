@@ -264,6 +264,20 @@ def test_clicking_a_province_opens_its_page(session: Session, demo_store: Path) 
     assert session.map_frame(min_paths=0).locator("canvas").count() >= 1  # villages: drawn on a canvas
     session.page.wait_for_timeout(1000)
     session.shot("province_vi.png")
+    # covered villages and sites are optional layers on the same map
+    uncovered = counts[1]
+    session.page.get_by_text("Hiện cả thôn/bản đã được phủ", exact=True).click()
+    session.wait_idle()
+    covered = int((villages["cov__any__all"] & (villages["province_63"] == code)).sum())
+    counts = session.layer_counts(lambda c: c[1] == uncovered + covered)
+    if (demo_store / "sites.parquet").is_file():
+        sites = pd.read_parquet(demo_store / "sites.parquet", columns=["province_63"])
+        n_sites = int((sites["province_63"] == code).sum())
+        session.page.get_by_text("Hiện trạm phát sóng", exact=True).click()
+        session.wait_idle()
+        session.layer_counts(lambda c: c[1] == uncovered + covered + n_sites)
+    session.page.wait_for_timeout(1000)
+    session.shot("province_vi_all_layers.png")
 
 
 def test_language_switch_changes_the_labels(session: Session) -> None:
