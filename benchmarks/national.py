@@ -56,11 +56,11 @@ def _run_project(scenario: Path, work: Path) -> dict:
     out = store.build(scenario, work / "store", force=True)
     seconds = time.perf_counter() - t
     table = store.read_table(out, "commune", "63").set_index("code")
-    # Only communes whose households the raster placed (others keep the village-rate rule).
+    vil = {k: int(table[f"cov__{k}"].sum()) for k in LAYERS}
+    # Households: only communes the raster placed (others keep the village-rate rule).
     placed = set(pd.read_parquet(out / "remainder_factors.parquet")["commune_63"])
     table = table[table.index.isin(placed)]
     pct = {k: table[f"hh_pct__{k}"].to_dict() for k in LAYERS}
-    vil = {k: int(table[f"cov__{k}"].sum()) for k in LAYERS}
     return {"seconds": seconds, "pct": pct, "villages_covered": vil}
 
 
