@@ -3,8 +3,9 @@
 A store is a folder: ``villages.parquet``, ``sites.parquet``, ``communes_63.parquet``, ``communes_34.parquet``,
 ``provinces_63.parquet``, ``provinces_34.parquet`` (GeoParquet, EPSG:4326), ``national.json``
 and ``manifest.json`` (inputs and their hashes, targets, rules, versions, time). A build writes a
-complete new folder beside the old one and swaps it in at the end, so a failed or interrupted
-build leaves the previous results intact.
+complete new version folder beside the store and then repoints the store (a symbolic link) at it
+with one atomic rename, so a failed, interrupted or killed build leaves the previous results
+intact and readable at every moment.
 """
 
 from __future__ import annotations
@@ -209,21 +210,38 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
 
 
 def _write_store(out: Path, tables: dict[str, pd.DataFrame], national: dict, manifest: dict) -> None:
+    """Write a complete store version beside ``out``, then point ``out`` at it.
+
+    ``out`` is a symbolic link to the current version folder, replaced with one atomic rename,
+    so a reader (or a killed build) always sees a complete store: there is no moment when ``out``
+    is missing. A store written by an older version (a plain folder) is converted once.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    version = Path(tempfile.mkdtemp(prefix=f".{out.name}.v-", dir=out.parent))
     try:
         for name, table in tables.items():
-            table.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "national.json").write_text(json.dumps(national, indent=2, ensure_ascii=False), encoding="utf-8")
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
-                                           encoding="utf-8")
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            table.to_parquet(version / f"{name}.parquet", index=False)
+        (version / "national.json").write_text(json.dumps(national, indent=2, ensure_ascii=False), encoding="utf-8")
+        (version / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
+                                               encoding="utf-8")
+        version.chmod(0o755)
+        previous = out.resolve() if out.is_symlink() else None
+        if out.exists() and not out.is_symlink():  # a plain-folder store: move it aside first
+            legacy = out.with_name(f".{out.name}.v-legacy-{os.getpid()}")
+            os.replace(out, legacy)
+            previous = legacy
+        link = out.with_name(f".{out.name}.link-{os.getpid()}")
+        link.unlink(missing_ok=True)
+        link.symlink_to(version.name)
+        os.replace(link, out)
+    except BaseException:
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+    if previous is not None and previous != version.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
+    for stale in out.parent.glob(f".{out.name}.v-*"):  # versions of builds killed before the swap
+        if stale.resolve() != version.resolve():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def read_table(store: Path | str, level: str = "province", scheme: str = "63") -> gpd.GeoDataFrame:
