@@ -229,7 +229,7 @@ def aggregate(pc: pd.DataFrame, layers: list[str], by: str) -> pd.DataFrame:
     return pd.concat([agg, pd.DataFrame(pct)], axis=1).reset_index()
 
 
-def _needed(total: np.ndarray, target: Target) -> np.ndarray:
+def needed(total: np.ndarray, target: Target) -> np.ndarray:
     """How many (households or villages) must be covered to meet a percentage target."""
     exact = total * target.threshold / 100.0
     if target.comparison == ">":
@@ -257,15 +257,22 @@ def gaps(table: pd.DataFrame, targets: TargetSet) -> pd.DataFrame:
         out[f"{t.id}__met"] = np.where(total > 0, t.met(np.nan_to_num(pct, nan=100.0)), True)
         out[f"{t.id}__gap_pp"] = np.clip(t.threshold - pct, 0, None)
         unit = "households" if t.indicator == "households" else "villages"
-        out[f"{t.id}__gap_{unit}"] = np.clip(np.ceil(_needed(total, t) - covered - 1e-9), 0, None)
+        out[f"{t.id}__gap_{unit}"] = np.clip(np.ceil(needed(total, t) - covered - 1e-9), 0, None)
     return out
 
 
-def national(table: pd.DataFrame) -> pd.Series:
-    """National totals as the sum over provinces (so the two always agree)."""
-    num = table.drop(columns=[c for c in table.columns if "pct" in c or c in ("code", "name")], errors="ignore")
-    total = num.select_dtypes("number").sum()
-    return total
+def national(table: pd.DataFrame, targets: TargetSet) -> pd.Series:
+    """National totals: counts are the sum over provinces (so the two always agree); percentages
+    and gaps are computed on those totals, never summed (a sum of provincial gaps is not the
+    national gap when a target is under 100 %)."""
+    counts = [c for c in table.columns if c.startswith(("hh_cov__", "cov__")) or c in ("households", "villages")]
+    totals = table[counts].sum().to_frame().T
+    layers = [c.removeprefix("hh_cov__") for c in counts if c.startswith("hh_cov__")]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in layers:
+            totals[f"hh_pct__{k}"] = 100 * totals[f"hh_cov__{k}"] / totals["households"]
+            totals[f"vil_pct__{k}"] = 100 * totals[f"cov__{k}"] / totals["villages"]
+    return gaps(totals, targets).iloc[0]
 
 
 def smart_cities_status(provinces63: pd.DataFrame, config: dict) -> dict:

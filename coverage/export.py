@@ -33,6 +33,7 @@ from geodata._cache import atomic_write
 from geodata.errors import DataFileError, VnbbError
 from geodata.registry import load_registry
 
+_XLSX_CELL_LIMIT = 32_767
 _MIN_CELL_HOUSEHOLDS = 0.5  # a cell with less than half an uncovered household is not a gap
 EXPORT_LAYERS = ("uncovered-villages", "uncovered-households", "coverage")
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
@@ -267,8 +268,19 @@ def _write_file(gdf: gpd.GeoDataFrame, fmt: str, path: Path) -> None:
         _table(frame).assign(source=_source_line(meta) if meta else "").to_csv(path, index=False,
                                                                                encoding="utf-8-sig")
     elif fmt == "xlsx":
+        table = _table(frame)
+        if "wkt" in table:
+            # A spreadsheet cell holds at most 32,767 characters: larger shapes are left out (with
+            # a representative point kept), never cut into broken WKT.
+            too_long = table["wkt"].str.len() > _XLSX_CELL_LIMIT
+            point = frame.geometry.representative_point()
+            table["lon"], table["lat"] = point.x.round(6).to_numpy(), point.y.round(6).to_numpy()
+            table.loc[too_long.to_numpy(), "wkt"] = ""
+            if too_long.any():
+                meta["xlsx_note"] = (f"{int(too_long.sum())} shape(s) exceed a spreadsheet cell and are left out "
+                                     "of the wkt column (lon/lat give a point inside); use GeoPackage for shapes.")
         with pd.ExcelWriter(path, engine="openpyxl") as xl:
-            _table(frame).to_excel(xl, sheet_name="data", index=False)
+            table.to_excel(xl, sheet_name="data", index=False)
             pd.DataFrame({"key": list(meta), "value": list(meta.values())}).to_excel(
                 xl, sheet_name="metadata", index=False)
     else:

@@ -61,8 +61,8 @@ def _national(tables: dict[str, gpd.GeoDataFrame], sites: pd.DataFrame, scenario
     result: dict = {}
     for scheme in ("63", "34"):
         prov = tables[f"provinces_{scheme}"]
-        totals = engine.national(prov.drop(columns="geometry"))
-        result[scheme] = {k: float(v) for k, v in totals.items() if not k.endswith("__met")}
+        totals = engine.national(prov.drop(columns="geometry"), scenario.targets)
+        result[scheme] = {k: (bool(v) if k.endswith("__met") else float(v)) for k, v in totals.items()}
     for scheme in ("63", "34"):
         counts = sites.loc[sites["technology"] == "5G", f"province_{scheme}"].value_counts()
         result[f"sites_5g_by_province_{scheme}"] = {str(k): int(v) for k, v in counts.items()}

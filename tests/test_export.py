@@ -116,3 +116,15 @@ def test_point_clusters_link_nearby_villages() -> None:
     clusters = point_clusters(lon, lat, np.array([10, 20, 30, 5, 0]), link_m=1500)
     assert list(clusters["households"]) == [60, 5] and list(clusters["villages"]) == [3, 1]
     assert clusters.geometry.iloc[0].contains(gpd.points_from_xy(lon[:3], lat[:3])).all()
+
+
+def test_xlsx_never_cuts_shapes(store, tmp_path, monkeypatch) -> None:
+    """A shape too long for a spreadsheet cell is left out whole (point kept), not truncated."""
+    monkeypatch.setattr(export, "_XLSX_CELL_LIMIT", 60)
+    layer = export.gap_layer(store, "coverage", provinces=["01"])
+    sheets = pd.read_excel(export.write(layer, "xlsx", tmp_path / "c.xlsx"), sheet_name=None)
+    data = sheets["data"]
+    wkt = data["wkt"].fillna("").astype(str)
+    assert (wkt == "").any() and ((wkt == "") | wkt.str.startswith("POLYGON")).all()
+    assert data["lon"].notna().all()
+    assert "exceed a spreadsheet cell" in str(sheets["metadata"].set_index("key").loc["xlsx_note", "value"])

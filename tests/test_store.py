@@ -114,3 +114,12 @@ def test_demo_build_report_pipeline(tmp_path, data_dir) -> None:
     assert result.exit_code == 0, result.output
     layer = pyogrio.read_dataframe(clusters, layer="uncovered_households")
     assert len(layer) > 0 and (layer["province_63"] == "11").all()
+
+
+def test_national_gaps_are_computed_on_totals_not_summed(built) -> None:
+    national = json.loads((built / "store/national.json").read_text())["63"]
+    hh, cov = national["households"], national["hh_cov__any__all"]
+    assert national["2289-households-2025__pct"] == pytest.approx(100 * cov / hh)
+    assert national["2289-households-2025__gap_pp"] == pytest.approx(max(0.0, 80 - 100 * cov / hh))
+    assert national["2289-universal-2030__gap_households"] == pytest.approx(hh - cov, abs=1)
+    assert isinstance(national["2289-households-2025__met"], bool)
