@@ -177,6 +177,32 @@ def status_line(ctx: state.Ctx, met: bool, value: float, gap_pp: float) -> str:
                  pp=fmt.points(gap_pp, ctx.lang, 2 if 0 < gap_pp < 0.1 else 1, signed=False))
 
 
+def target_caption(ctx: state.Ctx) -> str:
+    """One line under a page title: the chosen target, its source and the layer shown."""
+    target = ctx.target
+    return ctx.t("target.caption", title=target_title(target, ctx.lang), cmp=comparison(target["comparison"]),
+                 threshold=fmt.percent(target["threshold"], ctx.lang, 0),
+                 deadline=fmt.date(target["deadline"], ctx.lang), source=target["source"],
+                 layer=layer_label(ctx.selection, ctx.lang))
+
+
+def coverage_metrics(ctx: state.Ctx, figures: pd.Series | dict) -> list[tuple[str, str, str | None]]:
+    """Headline specs shared by the national and province pages: households and villages covered,
+    and what is still to cover for the chosen target."""
+    lang = ctx.lang
+    unit = "villages" if ctx.selection.indicator == "villages" else "households"
+    return [
+        (ctx.t("metric.households"), fmt.percent(figures["households_pct"], lang),
+         ctx.t("metric.of_total", covered=fmt.number(figures["households_covered"], lang),
+               total=fmt.number(figures["households"], lang))),
+        (ctx.t("metric.villages"), fmt.percent(figures["villages_pct"], lang),
+         ctx.t("metric.of_total", covered=fmt.number(figures["villages_covered"], lang),
+               total=fmt.number(figures["villages"], lang))),
+        (ctx.t(f"metric.gap_{unit}"), fmt.number(figures["gap"], lang),
+         status_line(ctx, bool(figures["met"]), figures["value"], figures["gap_pp"])),
+    ]
+
+
 def metric_row(specs: list[tuple[str, str, str | None]]) -> None:
     """A row of headline numbers: (label, value, caption under it) each."""
     for column, (label, value, caption) in zip(st.columns(len(specs)), specs):

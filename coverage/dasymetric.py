@@ -10,7 +10,7 @@ the population in the commune and ``M`` the population in covered cells:
 keeps the village-rate rule (see :mod:`coverage.engine`).
 
 The raster is read in strips of rows (rasterio windows) and every strip is reduced to sums per
-(commune of 2024, commune of 2025) pair with numpy, so memory stays bounded by the strip, not the
+(63-scheme commune, 34-scheme commune) pair with numpy, so memory stays bounded by the strip, not the
 country: a national 3 arc-second grid never has to fit in memory, and strips could be handed to
 Dask workers as they are (each strip's sums are independent and add up).
 """
@@ -82,6 +82,7 @@ class CoverageGeometry:
     rasters: dict[Group, list[SignalRaster]] = field(default_factory=dict)
     footprints: dict[Group, np.ndarray] = field(default_factory=dict)
     _trees: dict[tuple[str, Group], shapely.STRtree] = field(default_factory=dict)
+    _signals: dict[int, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, crs: CRS, sites: pd.DataFrame, rasters: tuple[SignalRaster, ...] = (),
@@ -121,6 +122,12 @@ class CoverageGeometry:
         return features.rasterize(((g, 1) for g in hits), out_shape=shape, transform=transform, fill=0,
                                   dtype="uint8").astype(bool)
 
+    def _signal(self, raster: SignalRaster) -> np.ndarray:
+        """The signal grid as float32 with nodata as NaN, made once (not once per strip)."""
+        if id(raster) not in self._signals:
+            self._signals[id(raster)] = raster.values.astype("float32").filled(np.nan)
+        return self._signals[id(raster)]
+
     def masks(self, shape: tuple[int, int], transform: Affine) -> dict[Group, np.ndarray]:
         """Covered cells (cell centre inside a disc or footprint, or signal >= threshold) per group."""
         h, w = shape
@@ -134,7 +141,7 @@ class CoverageGeometry:
                 mask |= self._burn("footprint", group, self.footprints[group], box, shape, transform)
             for raster in self.rasters.get(group, []):
                 sampled = np.full(shape, np.nan, dtype="float32")
-                src = raster.values.astype("float32").filled(np.nan)
+                src = self._signal(raster)
                 reproject(src, sampled, src_transform=raster.transform, src_crs=raster.crs, src_nodata=np.nan,
                           dst_transform=transform, dst_crs=self.crs, dst_nodata=np.nan,
                           resampling=Resampling.nearest)
@@ -222,7 +229,7 @@ def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: g
 
 
 def _successors(sums: pd.DataFrame, crosswalk: pd.DataFrame) -> pd.DataFrame:
-    """Move sums landing in a 2025 commune that is not a successor of their 2024 commune (an
+    """Move sums landing in a 34-scheme commune that is not a successor of their 63-scheme commune (an
     artefact of approximate polygons) to the successor holding most of that commune's people."""
     valid = crosswalk[["old_code", "new_code"]].rename(columns={"old_code": "commune_63", "new_code": "commune_34"})
     ok = sums.merge(valid.assign(_ok=True), on=["commune_63", "commune_34"], how="left")["_ok"].fillna(False)
@@ -241,7 +248,7 @@ def located_remainder(remainder: pd.Series, sums: pd.DataFrame, rates: pd.DataFr
                       crosswalk: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Remainder households and their coverage per (commune_63, commune_34), from zonal sums.
 
-    Returns the located pieces (``households``, ``hh_cov__<layer>``) and, per 2024 commune, the
+    Returns the located pieces (``households``, ``hh_cov__<layer>``) and, per 63-scheme commune, the
     factors that turn population into households (``factor = remainder / S``) with the fixed
     rates, which is all a later export needs to redraw the households on the grid.
     """
@@ -276,6 +283,7 @@ def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoData
     rate = np.concatenate([[0.0], c63[rate_col].to_numpy(float) if rate_col in c63 else np.zeros(len(c63))])
     out = np.zeros((int(window.height), int(window.width)))
     with rasterio.open(grid.path) as ds:
+        window_transform = ds.window_transform(window)
         for win in grid.strips(window=window):
             pop = grid.read(ds, win)
             transform = ds.window_transform(win)
@@ -287,6 +295,4 @@ def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoData
             share = np.where(covered, 1.0, rate[lab])
             r0 = int(win.row_off - window.row_off)
             out[r0:r0 + pop.shape[0]] = pop * factor[lab] * (1.0 - share)
-    with rasterio.open(grid.path) as ds:
-        transform = ds.window_transform(window)
-    return out, transform
+    return out, window_transform

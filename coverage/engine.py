@@ -155,6 +155,13 @@ def _assign_new_communes(villages: pd.DataFrame, registry: Registry) -> np.ndarr
     return best.reindex(range(len(villages))).to_numpy(dtype=object)
 
 
+def remainder(households: pd.DataFrame, villages: pd.DataFrame) -> pd.Series:
+    """Households of each commune (63 scheme) not in any listed village."""
+    total = households.set_index("commune_code")["households"].astype(float)
+    in_villages = villages.groupby("commune_code")["households"].sum()
+    return (total - in_villages.reindex(total.index).fillna(0)).clip(lower=0)
+
+
 def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry,
            located: pd.DataFrame | None = None) -> pd.DataFrame:
     """Located households: one row per village plus one per remainder part of each commune.
@@ -179,8 +186,7 @@ def pieces(cov: VillageCoverage, households: pd.DataFrame, registry: Registry,
     by = vil.groupby("commune_63")
     vhh = by["households"].sum()
     vcov = by[hh_cols].sum()
-    rem = households.set_index("commune_code")["households"].astype(float)
-    rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
+    rem = remainder(households, v)
     if located is not None and len(located):
         located = located.assign(villages=0.0)
         located[cov_cols] = 0.0

@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 from affine import Affine
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from coverage import dasymetric, engine, store
 from coverage.clusters import grid_clusters, point_clusters
+from coverage.reach import cells_under
 from coverage.scenario import load_coverage_inputs
 from geodata import boundaries
 from geodata.crs import AREA_CRS
@@ -78,7 +79,9 @@ def gap_layer(store_dir: Path | str, layer: str, *, provinces: Sequence[str] | N
     if layer == "coverage":
         out = _coverage(store_dir, key, codes, scheme, level)
     else:
-        villages = gpd.read_parquet(Path(store_dir) / "villages.parquet")
+        villages = gpd.read_parquet(Path(store_dir) / "villages.parquet", columns=[
+            "village_id", "name", "commune_code", "commune_34", "province_63", "province_34", "lon", "lat",
+            "households", "operators", f"hh_cov__{key}", f"cov__{key}", "geometry"])
         if codes is not None:
             villages = villages[villages[f"province_{scheme}"].isin(codes)]
         if layer == "uncovered-villages":
@@ -144,23 +147,19 @@ def _grid_household_clusters(store_dir: Path | str, manifest: dict, villages: gp
     unc, transform = dasymetric.uncovered_grid(grid, window, communes, factors, geometry, key)
     # Village households at their cell.
     unc_v = (villages["households"] - villages[f"hh_cov__{key}"]).to_numpy(float)
-    x, y = Transformer.from_crs(4326, grid.crs, always_xy=True).transform(villages["lon"].to_numpy(float),
-                                                                          villages["lat"].to_numpy(float))
-    vcol, vrow = ~transform @ (x, y)
-    vrow, vcol = np.floor(vrow).astype(np.int64), np.floor(vcol).astype(np.int64)
-    on = (vrow >= 0) & (vrow < unc.shape[0]) & (vcol >= 0) & (vcol < unc.shape[1]) & (unc_v > 0)
+    vrow, vcol, on = cells_under(villages["lon"], villages["lat"], transform, grid.crs, unc.shape)
+    on &= unc_v > 0
     np.add.at(unc, (vrow[on], vcol[on]), unc_v[on])
     nvil = np.zeros(unc.shape)
     np.add.at(nvil, (vrow[on], vcol[on]), 1.0)
     clusters = grid_clusters(unc, transform, grid.crs, nvil, min_households=_MIN_CELL_HOUSEHOLDS)
-    points = pd.DataFrame({"province": province.loc[communes.index].to_numpy()})
     if len(clusters):
         # The province of the commune under (or nearest to: cells straddle edges) each cluster.
         inside = gpd.sjoin_nearest(
             gpd.GeoDataFrame(clusters[["cluster_id"]], geometry=clusters.geometry.representative_point(),
                              crs=4326).to_crs(AREA_CRS),
-            gpd.GeoDataFrame({"province": points["province"]}, geometry=communes.geometry.to_numpy(),
-                             crs=4326).to_crs(AREA_CRS))
+            gpd.GeoDataFrame({"province": province.loc[communes.index].to_numpy()},
+                             geometry=communes.geometry.to_numpy(), crs=4326).to_crs(AREA_CRS))
         main = inside.drop_duplicates("cluster_id").set_index("cluster_id")["province"]
         clusters.insert(3, f"province_{scheme}", clusters["cluster_id"].map(main))
     else:

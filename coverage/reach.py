@@ -70,15 +70,21 @@ def within_radius(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame) -> tupl
     return pi[keep], si[keep]
 
 
+def cells_under(lon: np.ndarray, lat: np.ndarray, transform: Affine, crs: CRS,
+                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row and column of the grid cell under each lon/lat point, and whether it is on the grid."""
+    to_grid = Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
+    x, y = to_grid.transform(np.asarray(lon, float), np.asarray(lat, float))
+    col, row = ~transform @ (x, y)
+    row, col = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+    inside = (row >= 0) & (row < shape[0]) & (col >= 0) & (col < shape[1])
+    return row, col, inside
+
+
 def sample(raster: SignalRaster, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """The raster value under each point (NaN outside the grid or on nodata)."""
-    to_grid = Transformer.from_crs(DISPLAY_CRS, raster.crs, always_xy=True)
-    x, y = to_grid.transform(np.asarray(lon, float), np.asarray(lat, float))
-    col, row = ~raster.transform @ (x, y)
-    row, col = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
-    h, w = raster.values.shape
-    inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
-    out = np.full(len(x), np.nan)
+    row, col, inside = cells_under(lon, lat, raster.transform, raster.crs, raster.values.shape)
+    out = np.full(len(row), np.nan)
     r, c = row[inside], col[inside]
     vals = raster.values.data[r, c].astype(float)
     vals[np.ma.getmaskarray(raster.values)[r, c]] = np.nan

@@ -91,9 +91,7 @@ def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry:
 def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry: Registry,
                        folder: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Remainder households placed by the population raster, with their coverage per layer."""
-    vhh = scenario.villages.groupby("commune_code")["households"].sum()
-    rem = scenario.households.set_index("commune_code")["households"].astype(float)
-    rem = (rem - vhh.reindex(rem.index).fillna(0)).clip(lower=0)
+    rem = engine.remainder(scenario.households, scenario.villages)
     grid = scenario.population
     geometry = dasymetric.CoverageGeometry.build(grid.crs, scenario.sites, scenario.rasters, scenario.footprints)
     sums = dasymetric.zonal_sums(grid, boundaries.load("63", "commune", data_dir=folder),

@@ -3,7 +3,6 @@ come, and every bad case refused with a message naming file, row or feature, fie
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np

@@ -59,7 +59,7 @@ def scenario(tmp_path_factory, data_dir) -> dict:
     lon0, lat0, lon1, lat1 = hn.total_bounds
     gpd.GeoDataFrame({"name": ["west"]}, geometry=[box(lon0 - 0.1, lat0 - 0.1, (lon0 + lon1) / 2, lat1 + 0.1)],
                      crs=4326).to_file(folder / "vnpt_fibre.gpkg")
-    (folder / "scenario.toml").write_text(f"""
+    (folder / "scenario.toml").write_text("""
 name = "raster test"
 synthetic = true
 as_of = "2024-12-31"

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from app import data, fmt, layout, maps, metrics, state
-from app.i18n import comparison, tr
+from app.i18n import tr
 
 MAP_KEY = "national_map"
 MAP_HEIGHT = 620
@@ -27,7 +27,7 @@ def render(ctx: state.Ctx) -> None:
     provinces = data.measured(ctx.key, "province", sel)
     totals = metrics.totals(provinces, target, sel.indicator)
     st.subheader(ctx.t("national.heading", n=len(provinces)))
-    st.caption(_target_caption(ctx, target))
+    st.caption(layout.target_caption(ctx))
     _headline(ctx, totals)
 
     left, right = st.columns([3, 2], gap="medium")
@@ -51,28 +51,9 @@ def render(ctx: state.Ctx) -> None:
     layout.sources(ctx, tables)
 
 
-def _target_caption(ctx: state.Ctx, target: dict) -> str:
-    return ctx.t("target.caption", title=layout.target_label(target, ctx.lang).rsplit(" (", 1)[0],
-                 cmp=comparison(target["comparison"]), threshold=fmt.percent(target["threshold"], ctx.lang, 0),
-                 deadline=fmt.date(target["deadline"], ctx.lang), source=target["source"],
-                 layer=layout.layer_label(ctx.selection, ctx.lang))
-
-
 def _headline(ctx: state.Ctx, totals: dict) -> None:
-    lang = ctx.lang
-    unit = "villages" if ctx.selection.indicator == "villages" else "households"
-    specs = [
-        (ctx.t("metric.households"), fmt.percent(totals["households_pct"], lang),
-         ctx.t("metric.of_total", covered=fmt.number(totals["households_covered"], lang),
-               total=fmt.number(totals["households"], lang))),
-        (ctx.t("metric.villages"), fmt.percent(totals["villages_pct"], lang),
-         ctx.t("metric.of_total", covered=fmt.number(totals["villages_covered"], lang),
-               total=fmt.number(totals["villages"], lang))),
-        (ctx.t(f"metric.gap_{unit}"), fmt.number(totals["gap"], lang),
-         layout.status_line(ctx, totals["met"], totals["value"], totals["gap_pp"])),
-        (ctx.t("metric.units_met"), f"{totals['units_met']} / {totals['units']}", None),
-    ]
-    layout.metric_row(specs)
+    units_met = (ctx.t("metric.units_met"), f"{totals['units_met']} / {totals['units']}", None)
+    layout.metric_row([*layout.coverage_metrics(ctx, totals), units_met])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

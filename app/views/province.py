@@ -29,7 +29,7 @@ def render(ctx: state.Ctx) -> None:
     provinces = data.measured(ctx.key, "province", sel)
     row = provinces.loc[provinces["code"] == code].iloc[0]
     st.subheader(ctx.t("province.heading", name=row["name"]))
-    st.caption(_caption(ctx))
+    st.caption(layout.target_caption(ctx))
     _headline(ctx, provinces, row)
 
     st.markdown(f"**{ctx.t('province.gaps')}**")
@@ -53,30 +53,11 @@ def render(ctx: state.Ctx) -> None:
     layout.sources(ctx, tables)
 
 
-def _caption(ctx: state.Ctx) -> str:
-    target = ctx.target
-    return ctx.t("target.caption", title=target_title(target, ctx.lang), cmp=comparison(target["comparison"]),
-                 threshold=fmt.percent(target["threshold"], ctx.lang, 0),
-                 deadline=fmt.date(target["deadline"], ctx.lang),
-                 source=target["source"], layer=layout.layer_label(ctx.selection, ctx.lang))
-
-
 def _headline(ctx: state.Ctx, provinces: pd.DataFrame, row: pd.Series) -> None:
-    lang = ctx.lang
     rank = metrics.ranks(provinces)[row["code"]]
-    unit = "villages" if ctx.selection.indicator == "villages" else "households"
-    layout.metric_row([
-        (ctx.t("metric.households"), fmt.percent(row["households_pct"], lang),
-         ctx.t("metric.of_total", covered=fmt.number(row["households_covered"], lang),
-               total=fmt.number(row["households"], lang))),
-        (ctx.t("metric.villages"), fmt.percent(row["villages_pct"], lang),
-         ctx.t("metric.of_total", covered=fmt.number(row["villages_covered"], lang),
-               total=fmt.number(row["villages"], lang))),
-        (ctx.t(f"metric.gap_{unit}"), fmt.number(row["gap"], lang),
-         layout.status_line(ctx, bool(row["met"]), row["value"], row["gap_pp"])),
-        (ctx.t("metric.rank", indicator=ctx.t(f"indicator.{ctx.selection.indicator}")),
-         ctx.t("metric.rank_value", rank=rank, n=len(provinces)), None),
-    ])
+    rank_spec = (ctx.t("metric.rank", indicator=ctx.t(f"indicator.{ctx.selection.indicator}")),
+                 ctx.t("metric.rank_value", rank=rank, n=len(provinces)), None)
+    layout.metric_row([*layout.coverage_metrics(ctx, row), rank_spec])
 
 
 def _gaps_table(ctx: state.Ctx, code: str) -> None:
