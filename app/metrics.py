@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from coverage.engine import tech_of_target
+from coverage.engine import needed as needed  # re-exported: the page logic and its tests use one rule
+from coverage.engine import still_to_cover, tech_of_target
 from coverage.targets import Target
 
 INDICATORS = ("households", "villages", "households_5g")
@@ -93,17 +94,6 @@ def operators_for(manifest: dict, technology: str) -> list[str]:
     return [ALL, *ops]
 
 
-def needed(total: np.ndarray, threshold: float, comparison: str) -> np.ndarray:
-    """How many units (households, villages) must be covered to meet a percentage target.
-
-    The same rule as the engine's gaps: "> 80 %" needs one more than 80 %, ">= 100 %" all.
-    """
-    exact = np.asarray(total, float) * threshold / 100.0
-    if comparison == ">":
-        return np.minimum(np.floor(exact + 1e-9) + 1, total)
-    return np.ceil(exact - 1e-9)
-
-
 def measure(table: pd.DataFrame, sel: Selection, target: dict) -> pd.DataFrame:
     """One row per unit: figures of the chosen layer and their distance to the target.
 
@@ -135,8 +125,7 @@ def measure(table: pd.DataFrame, sel: Selection, target: dict) -> pd.DataFrame:
     out["distance"] = value - threshold
     out["met"] = np.where(np.isnan(value), False, rule.met(np.nan_to_num(value)))
     out["gap_pp"] = np.clip(threshold - value, 0, None)
-    out["gap"] = np.where(total > 0, np.clip(np.ceil(needed(total, threshold, rule.comparison) - covered - 1e-9),
-                                             0, None), 0.0)
+    out["gap"] = np.where(total > 0, still_to_cover(total, covered, threshold, rule.comparison), 0.0)
     out["colour"] = colours(out["distance"].to_numpy(), out["met"].to_numpy())
     return out
 
@@ -182,7 +171,7 @@ def totals(measured: pd.DataFrame, target: dict, indicator: str) -> dict:
     threshold = float(target["threshold"])
     rule = target_of(target)
     value = 100 * covered / total if total else math.nan
-    gap = max(0.0, float(np.ceil(needed(np.array([total]), threshold, rule.comparison)[0] - covered - 1e-9)))
+    gap = float(still_to_cover(np.array([total]), covered, threshold, rule.comparison)[0])
     return {
         "households": hh, "households_covered": hh_cov, "households_pct": 100 * hh_cov / hh if hh else math.nan,
         "villages": vil, "villages_covered": vil_cov, "villages_pct": 100 * vil_cov / vil if vil else math.nan,

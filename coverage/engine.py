@@ -235,12 +235,18 @@ def aggregate(pc: pd.DataFrame, layers: list[str], by: str) -> pd.DataFrame:
     return pd.concat([agg, pd.DataFrame(pct)], axis=1).reset_index()
 
 
-def needed(total: np.ndarray, target: Target) -> np.ndarray:
-    """How many (households or villages) must be covered to meet a percentage target."""
-    exact = total * target.threshold / 100.0
-    if target.comparison == ">":
+def needed(total: np.ndarray, threshold: float, comparison: str) -> np.ndarray:
+    """How many (households or villages) must be covered to meet a percentage target:
+    "> 80 %" needs one more than 80 %, ">= 100 %" all."""
+    exact = np.asarray(total, float) * threshold / 100.0
+    if comparison == ">":
         return np.minimum(np.floor(exact + 1e-9) + 1, total)
     return np.ceil(exact - 1e-9)
+
+
+def still_to_cover(total: np.ndarray, covered: np.ndarray, threshold: float, comparison: str) -> np.ndarray:
+    """Households or villages still to cover to meet a percentage target (0 when it is met)."""
+    return np.clip(np.ceil(needed(total, threshold, comparison) - np.asarray(covered, float) - 1e-9), 0, None)
 
 
 def gaps(table: pd.DataFrame, targets: TargetSet) -> pd.DataFrame:
@@ -263,7 +269,7 @@ def gaps(table: pd.DataFrame, targets: TargetSet) -> pd.DataFrame:
         out[f"{t.id}__met"] = np.where(total > 0, t.met(np.nan_to_num(pct, nan=100.0)), True)
         out[f"{t.id}__gap_pp"] = np.clip(t.threshold - pct, 0, None)
         unit = "households" if t.indicator == "households" else "villages"
-        out[f"{t.id}__gap_{unit}"] = np.clip(np.ceil(needed(total, t) - covered - 1e-9), 0, None)
+        out[f"{t.id}__gap_{unit}"] = still_to_cover(total, covered, t.threshold, t.comparison)
     return out
 
 
