@@ -19,6 +19,8 @@ app = typer.Typer(help="Broadband coverage and gap analysis against Vietnam's na
                   no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Reference data: download and derive official boundaries.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+db_app = typer.Typer(help="The database of snapshots, challenges and the audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 _err = Console(stderr=True)
 
@@ -273,6 +275,21 @@ def validate(
     print(report.text())
     if not report.ok:
         raise typer.Exit(1)
+
+
+DbUrlOpt = Annotated[Optional[str], typer.Option(
+    "--db", help="Database URL (default: $VNBB_DB_URL, else the SQLite file in the state folder).",
+    show_default=False)]
+
+
+@db_app.command("upgrade")
+def db_upgrade(url: DbUrlOpt = None) -> None:
+    """Create the database or bring it to the newest schema (the app and commands also do this)."""
+    from coverage import db
+
+    with _user_errors():
+        engine = db.connect(url)
+    print(f"{engine.url.render_as_string(hide_password=True)}: schema {db.revision(engine)}")
 
 
 def main() -> None:

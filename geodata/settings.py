@@ -36,3 +36,19 @@ def cache_dir() -> Path:
     path = Path(value).expanduser() if value else Path(platformdirs.user_cache_dir("vnbb"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+STATE_DIR_ENV = "VNBB_STATE_DIR"
+
+
+def state_dir() -> Path:
+    """The folder for what the project keeps between runs (created on demand): the embedded
+    SQLite database and the snapshots' frozen result stores.
+
+    Unlike the reference data folder it is written to, and unlike the cache it must not be
+    cleared: ``VNBB_STATE_DIR``, else the user's data folder.
+    """
+    value = os.environ.get(STATE_DIR_ENV)
+    path = Path(value).expanduser() if value else Path(platformdirs.user_data_dir("vnbb"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

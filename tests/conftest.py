@@ -1,4 +1,4 @@
-"""Shared fixtures: a private cache folder, and the reference data folder.
+"""Shared fixtures: private cache and state folders, the reference data folder, and databases.
 
 The reference data (``VNBB_DATA_DIR``, default ``../shared/data``) is required under CI: tests
 that need it fail there when it is missing, and are skipped on a machine without it.
@@ -6,10 +6,14 @@ that need it fail there when it is missing, and are skipped on a machine without
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import _postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +31,8 @@ REFERENCE_DIR = _reference_dir()
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep built layers of the test run out of the user's cache (shared across the session)."""
     os.environ["VNBB_CACHE_DIR"] = str(tmp_path_factory.mktemp("vnbb-cache"))
+    os.environ["VNBB_STATE_DIR"] = str(tmp_path_factory.mktemp("vnbb-state"))
+    os.environ.pop("VNBB_DB_URL", None)
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +67,47 @@ def demo_store(_private_cache: None) -> Path:
     path = app_data.build_demo_store(progress=steps.append)
     assert (path / "manifest.json").is_file() and steps, "the demo store was not built"
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[_postgres.Server]:
+    """A real PostgreSQL server on 127.0.0.1 for the whole run (see ``tests/_postgres.py``)."""
+    server = _postgres.start()
+    if isinstance(server, str):
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL could not start under CI: {server}")
+        pytest.skip(f"PostgreSQL tests skipped: the server could not start here ({server})")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_DB_NUMBER = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database, once on SQLite and once on PostgreSQL: each database test runs on both."""
+    from coverage import db
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'vnbb.sqlite3'}"
+        yield url
+        db.dispose(url)
+        return
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"vnbb_test_{os.getpid()}_{next(_DB_NUMBER)}"
+    admin = sa.create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    url = server.url(name)
+    try:
+        yield url
+    finally:
+        db.dispose(url)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
