@@ -21,6 +21,8 @@ data_app = typer.Typer(help="Reference data: download and derive official bounda
 app.add_typer(data_app, name="data")
 db_app = typer.Typer(help="The database of snapshots, challenges and the audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="Users who sign in to the app, and their roles.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 _err = Console(stderr=True)
 
@@ -290,6 +292,75 @@ def db_upgrade(url: DbUrlOpt = None) -> None:
     with _user_errors():
         engine = db.connect(url)
     print(f"{engine.url.render_as_string(hide_password=True)}: schema {db.revision(engine)}")
+
+
+class RoleOpt(str, Enum):
+    ministry = "ministry"
+    province = "province"
+    operator = "operator"
+
+
+def _known_operators(store: Path | None) -> set[str]:
+    """Operators a user may act for: those of the store (``--store`` or $VNBB_STORE), else the
+    mobile operators of the public cell registry and the main fixed networks."""
+    import os
+
+    from coverage import store as store_mod
+    from coverage._public import MNC_OPERATORS
+
+    path = store or (Path(os.environ["VNBB_STORE"]) if os.environ.get("VNBB_STORE") else None)
+    if path is not None:
+        manifest = store_mod.read_manifest(path)
+        return set(manifest.get("mobile_operators", [])) | set(manifest.get("fixed_operators", []))
+    return set(MNC_OPERATORS.values()) | {"VNPT", "FPT", "CMC"}
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[RoleOpt, typer.Option(help="What the user may see and do.")],
+    province: Annotated[Optional[str], typer.Option(help="Province code (province role).")] = None,
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme of the province code.")] = SchemeOpt.s34,
+    operator: Annotated[Optional[str], typer.Option(help="Operator name (operator role).")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
+    store: Annotated[Optional[Path], typer.Option(help="Store whose operators are valid names.")] = None,
+    url: DbUrlOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create a user; the password is asked for (twice) unless given on standard input."""
+    from coverage import db, users
+    from geodata.registry import load_registry
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    with _user_errors():
+        known = set(load_registry(data_dir).units(scheme.value, "province")["code"]) if province else None
+        who = users.add_user(name, role.value, password, province=province, scheme=scheme.value, operator=operator,
+                             known_provinces=known, known_operators=_known_operators(store) if operator else None,
+                             engine=db.connect(url))
+    print(f"added {who.describe()}")
+
+
+@users_app.command("list")
+def users_list(url: DbUrlOpt = None) -> None:
+    """Users with their role, province or operator, and whether they are disabled."""
+    from coverage import db, users
+
+    with _user_errors():
+        for u in users.users(db.connect(url)):
+            where = f"{u.province_code} ({u.province_scheme})" if u.role == "province" else u.operator
+            print(f"{u.name}\t{u.role}\t{where}\t{'disabled' if u.disabled else 'active'}")
+
+
+@users_app.command("disable")
+def users_disable(name: str, enable: Annotated[bool, typer.Option(help="Enable again instead.")] = False,
+                  url: DbUrlOpt = None) -> None:
+    """Disable a user (their sign-ins end at once), or enable them again."""
+    from coverage import db, users
+
+    with _user_errors():
+        users.set_disabled(name, not enable, engine=db.connect(url))
+    print(f"{name}: {'enabled' if enable else 'disabled'}")
 
 
 def main() -> None:

@@ -102,3 +102,35 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(40), default="")
     object_id: Mapped[str] = mapped_column(String(80), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class User(Base):
+    """A person who signs in: a role, and the province or operator they act for.
+
+    Only an Argon2id hash of the password is kept.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    province_code: Mapped[str] = mapped_column(String(10), default="")
+    province_scheme: Mapped[str] = mapped_column(String(2), default="34")
+    operator: Mapped[str] = mapped_column(String(60), default="")
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserSession(Base):
+    """A sign-in: the SHA-256 of its token (never the token), when it ends, whether it was ended."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,48 @@
+"""Users (Argon2id password hashes) and sign-in sessions (token hashes with expiry).
+
+Revision ID: 0003
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+_TZ = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False, unique=True),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("province_code", sa.String(10), nullable=False, server_default=""),
+        sa.Column("province_scheme", sa.String(2), nullable=False, server_default="34"),
+        sa.Column("operator", sa.String(60), nullable=False, server_default=""),
+        sa.Column("password_hash", sa.Text, nullable=False),
+        sa.Column("created_at", _TZ, nullable=False),
+        sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.CheckConstraint("role in ('ministry', 'province', 'operator')", name="ck_users_role"),
+    )
+    op.create_table(
+        "user_sessions",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", _TZ, nullable=False),
+        sa.Column("expires_at", _TZ, nullable=False),
+        sa.Column("revoked_at", _TZ, nullable=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("user_sessions")
+    op.drop_table("users")
