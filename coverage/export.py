@@ -24,7 +24,8 @@ import pyogrio
 from affine import Affine
 from pyproj import CRS
 
-from coverage import dasymetric, engine, store
+from coverage import access, dasymetric, engine, store
+from coverage.access import LOCAL, AccessDenied, Principal
 from coverage.clusters import grid_clusters, point_clusters
 from coverage.reach import cells_under
 from coverage.scenario import load_coverage_inputs
@@ -62,11 +63,14 @@ class ExportError(VnbbError):
 
 
 def gap_layer(store_dir: Path | str, layer: str, *, provinces: Sequence[str] | None = None, scheme: str = "63",
-              technology: str = "any", operator: str = "all", level: str = "commune") -> gpd.GeoDataFrame:
+              technology: str = "any", operator: str = "all", level: str = "commune",
+              who: Principal = LOCAL) -> gpd.GeoDataFrame:
     """One gap layer of a store, as a GeoDataFrame in EPSG:4326 with ``attrs["metadata"]``.
 
     ``provinces`` are province codes of ``scheme``; ``level`` applies to the ``coverage`` layer
-    (unit polygons with the layer's figures and gaps).
+    (unit polygons with the layer's figures and gaps). ``who`` is checked here, not only in the
+    page (:mod:`coverage.access`): an operator gets other operators' layers refused, and a
+    province gets village-level layers of its own province only.
     """
     if layer not in EXPORT_LAYERS:
         raise ExportError(f"unknown layer {layer!r}; choose one of {', '.join(EXPORT_LAYERS)}")
@@ -75,7 +79,10 @@ def gap_layer(store_dir: Path | str, layer: str, *, provinces: Sequence[str] | N
     if key not in manifest["layers"]:
         raise ExportError(f"the store has no {technology} coverage for operator {operator!r}; layers are "
                           f"{', '.join(manifest['layers'])}")
+    access.check_layer(who, key)
     codes = _province_codes(store_dir, provinces, scheme)
+    if who.role == "province" and layer != "coverage":
+        codes = _own_codes(store_dir, who, codes, scheme)
     if layer == "coverage":
         out = _coverage(store_dir, key, codes, scheme, level)
     else:
@@ -92,8 +99,26 @@ def gap_layer(store_dir: Path | str, layer: str, *, provinces: Sequence[str] | N
             out = _household_clusters(villages, key, scheme)
     out.insert(len(out.columns) - 1, "technology", technology)
     out.insert(len(out.columns) - 1, "operator", operator)
-    out.attrs["metadata"] = _metadata(manifest, layer, technology, operator, codes, scheme, level, len(out))
+    out.attrs["metadata"] = _metadata(manifest, layer, technology, operator, codes, scheme, level, len(out), who)
     return out
+
+
+def _own_codes(store_dir: Path | str, who: Principal, codes: list[str] | None, scheme: str) -> list[str]:
+    """The asked province codes of ``scheme``, limited to the province user's own province.
+
+    The user's province may be of the other scheme: its counterparts are the provinces of
+    ``scheme`` holding its villages.
+    """
+    mine, theirs = f"province_{who.scheme}", f"province_{scheme}"
+    v = pd.read_parquet(Path(store_dir) / "villages.parquet", columns=sorted({mine, theirs}))
+    own = sorted(set(v.loc[v[mine] == who.province, theirs]))
+    if codes is None:
+        return own
+    outside = [c for c in codes if c not in own]
+    if outside:
+        raise AccessDenied(f"{who.describe()} may export village-level layers of its own province only; "
+                           f"not {', '.join(outside)} ({scheme} scheme)")
+    return codes
 
 
 def _province_codes(store_dir: Path | str, provinces: Sequence[str] | None, scheme: str) -> list[str] | None:
@@ -200,13 +225,36 @@ def _coverage(store_dir: Path | str, key: str, codes: list[str] | None, scheme: 
                             geometry=table.geometry.to_numpy(), crs=table.crs).reset_index(drop=True)
 
 
+def licences(manifest: dict, key: str) -> list[str]:
+    """The licences of everything a layer is made of: its coverage inputs, the declared
+    sources (households...) and the boundaries."""
+    found = [src.get("licence", "") for src in manifest.get("layer_sources", {}).get(key, [])]
+    found += [src.get("licence", "") for src in manifest.get("scenario", {}).get("sources", [])]
+    attribution = manifest.get("attribution", "")
+    found += [lic for lic in ("CC BY-SA 4.0", "MIT") if lic in attribution]
+    return sorted({lic for lic in found if lic})
+
+
+def non_commercial(licence: str) -> bool:
+    """True for licences that forbid commercial use (Creative Commons NC variants)."""
+    return "-NC" in licence.upper().replace(" NC", "-NC")
+
+
 def _metadata(manifest: dict, layer: str, technology: str, operator: str, codes: list[str] | None,
-              scheme: str, level: str, rows: int) -> dict:
+              scheme: str, level: str, rows: int, who: Principal = LOCAL) -> dict:
     scenario = manifest.get("scenario", {})
     synthetic = bool(scenario.get("synthetic"))
     boundaries = manifest.get("boundaries", {})
+    found = licences(manifest, engine.layer_key(technology, operator))
+    nc = [lic for lic in found if non_commercial(lic)]
+    nc_warning = (f"NON-COMMERCIAL: built on data licensed {', '.join(nc)}; commercial use (e.g. an operator's "
+                  "network planning) is not allowed by that licence." if nc else "")
     return {
-        "title": f"vnbb {layer}: {technology} / {operator}",
+        "title": f"vnbb {layer}: {technology} / {operator}" + (" [NON-COMMERCIAL]" if nc else ""),
+        "licences": ", ".join(found),
+        "non_commercial": bool(nc),
+        "licence_warning": nc_warning,
+        "exported_for": who.describe(),
         "layer": layer, "technology": technology, "operator": operator,
         "provinces": ",".join(codes) if codes else "all", "scheme": scheme,
         "level": level if layer == "coverage" else "",

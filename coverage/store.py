@@ -35,6 +35,8 @@ STORE_VERSION = 1
 LEVELS = {("province", "63"): "provinces_63", ("province", "34"): "provinces_34",
           ("commune", "63"): "communes_63", ("commune", "34"): "communes_34"}
 Progress = Callable[[str], None]
+# Licences of the public data sets the scenario format reads (coverage entry kind -> licence).
+PUBLIC_LICENCES = {"opencellid": "CC BY-SA 4.0", "ookla": "CC BY-NC-SA 4.0"}
 
 
 def _versions() -> dict[str, str]:
@@ -104,10 +106,16 @@ def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry
 def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str, list[dict]]:
     """Which inputs (with provenance and as-of date) feed each layer."""
     declared = {s.get("file"): s for s in scenario.meta.get("sources", [])}
+    kinds = {c.get("file"): c.get("kind", "") for c in scenario.meta.get("coverage", [])}
+
+    def _licence(file: str) -> str:
+        """The source's declared licence, else the known licence of a public data set."""
+        return str(declared.get(file, {}).get("licence") or PUBLIC_LICENCES.get(kinds.get(file, ""), ""))
 
     def _src(file: str, default: str) -> dict:
         entry = declared.get(file, {})
-        return {"file": file, "provenance": entry.get("provenance", default), "as_of": str(entry.get("as_of", ""))}
+        return {"file": file, "provenance": entry.get("provenance", default), "as_of": str(entry.get("as_of", "")),
+                "licence": _licence(file)}
 
     inputs: list[tuple[str, str, dict]] = []  # (technology, operator, source)
     for (tech, op), _ in scenario.sites.groupby(["technology", "operator"]) if len(scenario.sites) else []:
@@ -116,8 +124,8 @@ def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str,
     for op in scenario.fixed["operator"].unique() if len(scenario.fixed) else []:
         inputs.append(("fixed", op, _src("fixed.csv", "declared")))
     for item in (*scenario.rasters, *scenario.footprints):
-        inputs.append((item.technology, item.operator,
-                       {"file": item.file, "provenance": item.provenance, "as_of": item.as_of}))
+        inputs.append((item.technology, item.operator, {"file": item.file, "provenance": item.provenance,
+                                                        "as_of": item.as_of, "licence": _licence(item.file)}))
     covers = {"4G": {"4G", "mobile", "any"}, "5G": {"5G", "mobile", "any"}, "fixed": {"fixed", "any"}}
     out: dict[str, list[dict]] = {}
     for key in cov.layers:

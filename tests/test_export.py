@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from coverage import export
+from coverage.access import AccessDenied, Principal
 from coverage.clusters import point_clusters
 from geodata import load_registry
 from tests.test_store import _write_scenario
@@ -128,3 +129,24 @@ def test_xlsx_never_cuts_shapes(store, tmp_path, monkeypatch) -> None:
     assert (wkt == "").any() and ((wkt == "") | wkt.str.startswith("POLYGON")).all()
     assert data["lon"].notna().all()
     assert "exceed a spreadsheet cell" in str(sheets["metadata"].set_index("key").loc["xlsx_note", "value"])
+
+
+def test_exports_obey_roles(store) -> None:
+    """The rules hold in the export function itself, whatever page or request calls it."""
+    viettel = Principal("vt", "operator", operator="Viettel")
+    mobifone = Principal("mf", "operator", operator="MobiFone")
+    own = export.gap_layer(store, "uncovered-villages", technology="4G", operator="Viettel", who=viettel)
+    assert own.attrs["metadata"]["exported_for"] == "vt (operator: Viettel)"
+    with pytest.raises(AccessDenied, match="per-operator layer '4G__Viettel'"):
+        export.gap_layer(store, "uncovered-villages", technology="4G", operator="Viettel", who=mobifone)
+    assert sorted(export.gap_layer(store, "uncovered-villages", technology="4G", who=mobifone)["village_id"]) \
+        == ["V2", "V3"]  # aggregate gap layers are for every operator
+    hanoi = Principal("hn", "province", province="01", scheme="63")
+    other = Principal("x", "province", province="02", scheme="63")
+    assert sorted(export.gap_layer(store, "uncovered-villages", technology="4G", who=hanoi)["village_id"]) \
+        == ["V2", "V3"]
+    assert len(export.gap_layer(store, "uncovered-villages", technology="4G", who=other)) == 0
+    with pytest.raises(AccessDenied, match="own province only; not 01"):
+        export.gap_layer(store, "uncovered-villages", provinces=["01"], who=other)
+    national = export.gap_layer(store, "coverage", level="province", who=other)  # figures: public
+    assert "01" in set(national["code"])

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 import corpus
 from app.cli import app
-from coverage import store
+from coverage import export, store
+from coverage.access import Principal
 from geodata import load_registry
 from geodata.errors import DataFileError
 from test_store import _write_scenario
@@ -252,7 +253,18 @@ def test_build_with_opencellid_and_ookla(built, tmp_path, data_dir) -> None:
     out = store.build(scn, tmp_path / "store", data_dir=data_dir)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     sources = manifest["layer_sources"]
-    assert {"file": "cells.csv", "provenance": "modelled", "as_of": "2025-01-15"} in sources["5G__VinaPhone"]
-    assert {"file": "tiles.parquet", "provenance": "measured", "as_of": "2024-12-31"} in sources["fixed__all"]
+    assert {"file": "cells.csv", "provenance": "modelled", "as_of": "2025-01-15",
+            "licence": "CC BY-SA 4.0"} in sources["5G__VinaPhone"]
+    assert {"file": "tiles.parquet", "provenance": "measured", "as_of": "2024-12-31",
+            "licence": "CC BY-NC-SA 4.0"} in sources["fixed__all"]
+    # Ookla's open data forbids commercial use: an operator's export of a layer built on it is
+    # marked and warned; a layer without it is not.
+    viettel = Principal("vt", "operator", operator="Viettel")
+    meta = export.gap_layer(out, "uncovered-villages", technology="fixed", who=viettel).attrs["metadata"]
+    assert meta["non_commercial"] and meta["title"].endswith("[NON-COMMERCIAL]")
+    assert "CC BY-NC-SA 4.0" in meta["licence_warning"] and "CC BY-NC-SA 4.0" in meta["licences"]
+    meta = export.gap_layer(out, "uncovered-villages", technology="5G", who=viettel).attrs["metadata"]
+    assert not meta["non_commercial"] and meta["licence_warning"] == ""
+    assert "CC BY-SA 4.0" in meta["licences"] and meta["exported_for"] == "vt (operator: Viettel)"
     villages = pd.read_parquet(out / "villages.parquet").set_index("village_id")
     assert bool(villages.at["V3", "cov__5G__VinaPhone"]) and not bool(villages.at["V1", "cov__5G__VinaPhone"])
