@@ -190,6 +190,27 @@ TEXTS: dict[str, tuple[str, str]] = {
     "provenance.modelled": ("mô hình", "modelled"),
     "provenance.measured": ("đo đạc", "measured"),
     "provenance.synthetic": ("tổng hợp", "synthetic"),
+    # sign-in and roles
+    "auth.title": ("Đăng nhập", "Sign in"),
+    "auth.name": ("Tên đăng nhập", "User name"),
+    "auth.password": ("Mật khẩu", "Password"),
+    "auth.sign_in": ("Đăng nhập", "Sign in"),
+    "auth.sign_in_oidc": ("Đăng nhập qua nhà cung cấp định danh", "Sign in with your identity provider"),
+    "auth.failed": ("Sai tên hoặc mật khẩu (hoặc tài khoản đã bị khoá).",
+                    "Wrong name or password (or the account is disabled)."),
+    "auth.hint": ("Phiên đăng nhập hết hạn sau {hours} giờ. Tài khoản do quản trị viên tạo bằng `vnbb users add`.",
+                  "A sign-in lasts {hours} hours. Accounts are created by an administrator with `vnbb users add`."),
+    "auth.oidc_unknown": ("{ident} chưa có tài khoản trong hệ thống; nhờ quản trị viên tạo bằng `vnbb users add`.",
+                          "{ident} has no account here; ask an administrator to create one with `vnbb users add`."),
+    "auth.signed_in_as": ("Đang đăng nhập: {who}", "Signed in as {who}"),
+    "auth.sign_out": ("Đăng xuất", "Sign out"),
+    "auth.local_mode": ("Chế độ một người dùng trên máy này (chưa có tài khoản nào): thấy và làm được mọi thứ.",
+                        "Single-user local mode (no accounts configured): everything is visible and allowed."),
+    "auth.denied": ("Vai trò của bạn không được xem mục này: {message}", "Your role may not see this: {message}"),
+    "auth.non_commercial": ("Lớp này dựa trên dữ liệu cấm dùng thương mại ({licences}); nhà mạng không được dùng "
+                            "cho mục đích thương mại.",
+                            "This layer is built on data whose licence forbids commercial use ({licences}); "
+                            "operators may not use it commercially."),
 }
 
 TARGET_TITLES_VI = {

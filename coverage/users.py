@@ -169,6 +169,13 @@ def resolve(token: str | None, engine: Engine | None = None) -> Principal | None
         return _principal(user)
 
 
+def principal_named(name: str, engine: Engine | None = None) -> Principal | None:
+    """The enabled user of that name as a principal (for sign-in by an identity provider)."""
+    with db.session(engine) as s:
+        user = s.scalar(sa.select(User).where(User.name == name.strip(), User.disabled.is_(False)))
+        return _principal(user) if user is not None else None
+
+
 def sign_out(token: str | None, engine: Engine | None = None) -> None:
     """End a session (idempotent)."""
     if not token:
