@@ -152,16 +152,24 @@ def evidence_path(sha256: str) -> Path:
     return evidence_dir() / sha256[:2] / sha256
 
 
+def evidence_limit_mb() -> float:
+    """The evidence file size limit: ``VNBB_MAX_EVIDENCE_MB``, 20 MB by default."""
+    return float(os.environ.get(EVIDENCE_LIMIT_ENV, _EVIDENCE_DEFAULT_MB))
+
+
 def evidence_limit_bytes() -> int:
-    return int(float(os.environ.get(EVIDENCE_LIMIT_ENV, _EVIDENCE_DEFAULT_MB)) * 1024 * 1024)
+    return int(evidence_limit_mb() * 1024 * 1024)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} kB"
 
 
 def _evidence_problems(name: str, size: int) -> list[tuple[str, str]]:
     problems = []
-    limit = evidence_limit_bytes()
-    if size > limit:
-        problems.append(("evidence_file", f"{name} is {size / 1024 / 1024:.1f} MB; the limit is "
-                                          f"{limit / 1024 / 1024:g} MB ({EVIDENCE_LIMIT_ENV})"))
+    if size > evidence_limit_bytes():
+        problems.append(("evidence_file", f"{name} is {_size(size)}; the limit is {evidence_limit_mb():g} MB "
+                                          f"({EVIDENCE_LIMIT_ENV})"))
     if Path(name).suffix.lower() not in EVIDENCE_SUFFIXES:
         problems.append(("evidence_file", f"{name}: accepted file types are {', '.join(EVIDENCE_SUFFIXES)}"))
     if size == 0:
@@ -497,8 +505,8 @@ def to_frame(challenges: Sequence[Challenge], units: StoreUnits | None = None) -
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("filed_at", "decided_at"):
         frame[col] = [_iso(v) for v in frame[col]]
-    px = frame["lon"].astype(float).to_numpy()
-    py = frame["lat"].astype(float).to_numpy()
+    px = frame["lon"].to_numpy(float, copy=True)
+    py = frame["lat"].to_numpy(float, copy=True)
     source = np.where(np.isfinite(px), "challenge", "none").astype(object)
     if units is not None and len(frame):
         known = frame["unit_code"].isin(units.villages.index).to_numpy() & (frame["unit_level"] == "village").to_numpy()
