@@ -310,3 +310,84 @@ def test_migration_0002_up_and_down(db_url) -> None:
                              "values ('s', 'x', '2025-01-01', 'not_covered', 'V1', 'lost')"))
     db.upgrade(engine)
     assert db.revision(engine) == db.head() == "0002"
+
+
+@pytest.mark.slow
+def test_page_files_reviews_lists_and_compares(db_url, demo_store, monkeypatch) -> None:
+    """The challenges page on the demo: a filing refused then filed, a decision, a decision that
+    lost to someone else's, the list with a filter, and the figures with and without."""
+    from streamlit.testing.v1 import AppTest
+
+    from app import data as app_data
+    from app.i18n import tr
+
+    monkeypatch.setenv(db.DB_URL_ENV, db_url)
+    monkeypatch.delenv(app_data.STORE_ENV, raising=False)
+    engine = db.connect(db_url)
+    villages = pd.read_parquet(demo_store / "villages.parquet", columns=["village_id", "province_63", "households",
+                                                                           "cov__any__all"])
+    covered = villages[(villages["province_63"] == "02") & villages["cov__any__all"] & (villages["households"] > 0)]
+    first, second = covered["village_id"].iloc[:2]
+    t = lambda key, **v: tr(key, "vi", **v)  # noqa: E731
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120).run()
+    at = at.sidebar.radio(key="view").set_value("challenges").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.info[0].value == t("ch.no_signin")  # no sign-in yet, and the page says so
+    at.text_input(key="ch_name").input("Nguyễn Văn A")
+    at.text_input(key="ch_org").input("Sở KH&CN Hà Giang")
+    at.selectbox(key="ch_province").set_value("02").run()
+    at.selectbox(key="ch_village").set_value(first)
+    at.button(key="ch_submit").click().run()  # no reason, no evidence
+    refused = " ".join(e.value for e in at.error)
+    assert t("ch.not_filed") in refused and t("ch.field.reason") in refused and t("ch.field.evidence_text") in refused
+    assert ch.list_challenges(engine) == []
+    at.text_area(key="ch_reason").input("Không có sóng tại thôn")
+    at.text_area(key="ch_evidence").input("Đo ngày 2/3/2025, RSRP dưới -120 dBm")
+    at.button(key="ch_submit").click().run()
+    assert [s.value for s in at.success] == [t("ch.filed", id=1)]
+    filed = ch.get(1, engine)
+    assert (filed.unit_code, filed.kind, filed.technology, filed.operator, filed.province_code) == (
+        first, "not_covered", "any", "all", "02")
+    at.selectbox(key="ch_village").set_value(second)
+    at.button(key="ch_submit").click().run()
+    assert [s.value for s in at.success] == [t("ch.filed", id=2)]
+
+    # Review: the filer cannot decide; a reviewer can.
+    at.selectbox(key="ch_review_id").set_value(1)
+    at.button(key="ch_accept").click().run()
+    assert any("Nguyễn Văn A" in e.value for e in at.error) and ch.get(1, engine).status == "open"
+    at.text_input(key="ch_name").input("Reviewer R").run()
+    at.text_area(key="ch_note").input("Đã kiểm tra")
+    at.button(key="ch_accept").click().run()
+    assert [s.value for s in at.success] == [t("ch.decided", id=1, status=t("ch.status.accepted"))]
+    assert (ch.get(1, engine).status, ch.get(1, engine).reviewer) == ("accepted", "Reviewer R")
+    # Challenge 2 is on screen (version 1) when someone else decides it; then R clicks reject.
+    assert at.selectbox(key="ch_review_id").value == 2
+    ch.decide(2, "accepted", "Reviewer Q", "seen on site", engine=engine)
+    at.button(key="ch_reject").click().run()
+    lost = " ".join(e.value for e in at.error)
+    assert "Reviewer Q" in lost and t("ch.status.accepted") in lost and "#2" in lost
+    assert (ch.get(2, engine).status, ch.get(2, engine).reviewer) == ("accepted", "Reviewer Q")
+    assert [e.actor for e in db.audit_log(engine, action="challenge.decide")] == ["Reviewer Q", "Reviewer R"]
+    assert at.info and any(i.value == t("ch.review.none") for i in at.info)
+
+    # List, filtered.
+    listing = next(d.value for d in at.dataframe if t("ch.col.filed_by") in d.value.columns)
+    assert list(listing["#"]) == [2, 1]
+    at.multiselect(key="ch_f_status").set_value(["rejected"]).run()
+    assert t("ch.list.count", n=0) in [c.value for c in at.caption]
+    at.multiselect(key="ch_f_status").set_value(["accepted"]).run()
+    assert t("ch.list.count", n=2) in [c.value for c in at.caption]
+
+    # With and without: Hà Giang (63) loses both villages' households, and names both challenges.
+    base = pd.read_parquet(demo_store / "provinces_63.parquet", columns=[
+        "code", "households", "hh_cov__any__all", "cov__any__all"]).set_index("code").loc["02"]
+    compared = next(d.value for d in at.dataframe if t("ch.col.challenges") in d.value.columns)
+    row = compared.set_index(t("col.code")).loc["02"]
+    lost_hh = covered["households"].iloc[:2].sum()
+    pct = 100 * base["hh_cov__any__all"] / base["households"]
+    assert row[t("ch.col.hh_pct_without")] == pytest.approx(pct, abs=0.005)  # shown to 2 decimals
+    assert row[t("ch.col.hh_pct_with")] == pytest.approx(pct - 100 * lost_hh / base["households"], abs=0.005)
+    assert (row[t("ch.col.vil_without")], row[t("ch.col.vil_with")]) == (base["cov__any__all"], base["cov__any__all"] - 2)
+    assert row[t("ch.col.challenges")] == "#1, #2" and len(compared) == 1
