@@ -136,8 +136,8 @@ def load_units(store_dir: Path | str) -> StoreUnits:
 def default_series(manifest: dict) -> str:
     """The series a store's challenges belong to: its scenario's name (the same scenario rebuilt
     keeps its challenges)."""
-    return str(manifest.get("scenario", {}).get("name") or Path(manifest.get("scenario", {}).get("folder", "")).name
-               or "default")
+    scenario = manifest.get("scenario", {})
+    return str(scenario.get("name") or Path(scenario.get("folder") or "default").name)
 
 
 # -- evidence files ---------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
         else:
             row = units.villages.loc[unit_code]
             commune, province, province_34 = row["commune_code"], row["province_63"], row["province_34"]
-            unit_name = unit_name or str(row["name"])
+            unit_name = str(row["name"])  # the register's name, whatever was typed
     if kind in ("not_covered", "covered"):
         problems += _layer_problems(units, kind, technology, operator)
     else:

@@ -490,7 +490,7 @@ def comparison(base: Base, corrected: Corrected, level: str = "province", scheme
         raise CorrectionError(f"the store has no layer {technology}/{operator}; layers are {', '.join(base.layers)}")
     name = store.LEVELS[(level, scheme)]
     before = store.report_frame(base.tables[name], key).set_index("code")
-    after = store.report_frame(corrected.tables[name].fillna({"households": 0.0}), key).set_index("code")
+    after = store.report_frame(corrected.tables[name], key).set_index("code")
     figures = ["households", "households_covered", "households_pct", "villages", "villages_covered", "villages_pct"]
     out = before[["name"]].join(before[figures].add_suffix("_without"), how="outer")
     out = out.join(after[figures].add_suffix("_with"), how="outer")
