@@ -196,12 +196,18 @@ def _columns(v: _Village, rule: VillageRule) -> dict[str, object]:
     return out
 
 
-def _reach_at(base: Base, lon: float, lat: float, inputs: tuple) -> tuple[dict, dict]:
-    rasters, footprints, _ = inputs
-    x, y = np.array([lon]), np.array([lat])
-    mobile = mobile_reach(x, y, base.sites, rasters, footprints)
-    fixed = fixed_reach(x, y, footprints)
-    return {k: bool(a[0]) for k, a in mobile.items()}, {o: bool(a[0]) for o, a in fixed.items()}
+def _point_reach(base: Base, located: list) -> tuple[dict[int, tuple[dict, dict]], str | None]:
+    """Reach at every point the challenges give (moved or added villages), in one pass over the
+    sites: {challenge id: (mobile reach per (technology, operator), fixed footprint per operator)}."""
+    if not located:
+        return {}, None
+    rasters, footprints, note = _coverage_inputs(base)
+    lon = np.array([float(_value(c, "lon")) for c in located])
+    lat = np.array([float(_value(c, "lat")) for c in located])
+    mobile = mobile_reach(lon, lat, base.sites, rasters, footprints)
+    fixed = fixed_reach(lon, lat, footprints)
+    return {int(_value(c, "id")): ({k: bool(a[i]) for k, a in mobile.items()}, {o: bool(a[i]) for o, a in fixed.items()})
+            for i, c in enumerate(located)}, note
 
 
 def _expand(technology: str, operator: str, mobile_ops: list[str], fixed_ops: list[str]) -> list[tuple[str, str]]:
@@ -219,6 +225,11 @@ def _value(ch: object, name: str) -> object:
     return ch.get(name) if isinstance(ch, dict) else getattr(ch, name)
 
 
+def _has_point(ch: object) -> bool:
+    values = [_value(ch, "lon"), _value(ch, "lat")]
+    return all(v is not None and np.isfinite(float(v)) for v in values)
+
+
 def apply(base: Base, challenges: Sequence[object]) -> Corrected:
     """The store's results with the accepted ``challenges`` applied (see the module docstring).
 
@@ -232,72 +243,75 @@ def apply(base: Base, challenges: Sequence[object]) -> Corrected:
     mobile_ops, fixed_ops = list(manifest["mobile_operators"]), list(manifest["fixed_operators"])
     villages = base.villages.reset_index(drop=True)
     row_of = pd.Series(np.arange(len(villages)), index=villages["village_id"].astype(str))
+    parent63 = base.tables["communes_63"].set_index("code")["parent_code"]
     result = Corrected(villages, {}, {})
-    inputs: tuple | None = None
-    state: dict[object, _Village] = {}     # village row (or new village id) -> its inputs
-    ids: dict[object, list[int]] = {}      # village row -> challenges that changed it
-    moved: dict[object, tuple[float, float]] = {}
+
+    # What can be applied, and the provinces involved (only their communes are re-aggregated).
+    usable = []
+    for ch in todo:
+        cid, kind, code = int(_value(ch, "id")), str(_value(ch, "kind")), str(_value(ch, "unit_code"))
+        if kind == "missing_village" and code not in parent63.index:
+            result.skipped[cid] = f"commune {code} is not in this store"
+        elif kind != "missing_village" and code not in row_of.index:
+            result.skipped[cid] = f"village {code} is not in this store"
+        elif kind in _WHERE and not _has_point(ch):
+            result.skipped[cid] = "it gives no point"
+        else:
+            usable.append(ch)
+    rows = [int(row_of[str(_value(c, "unit_code"))]) for c in usable if _value(c, "kind") != "missing_village"]
+    to34 = villages.groupby("province_63")["province_34"].first()  # provinces merged whole in 2025
+    p63 = set(villages.loc[rows, "province_63"]) | {parent63[str(_value(c, "unit_code"))] for c in usable
+                                                   if _value(c, "kind") == "missing_village"}
+    p34 = set(villages.loc[rows, "province_34"]) | set(to34.reindex(list(p63)).dropna())
+    residual = _residuals(base, p63, p34)
+    reach, note = _point_reach(base, [c for c in usable if _value(c, "kind") in _WHERE])
+    if note:
+        result.notes.append(note)
+
+    state: dict[int, _Village] = {}        # village row -> its inputs
+    ids: dict[object, list[int]] = {}      # village row (or new village id) -> challenges that changed it
     figures: set[int] = set()              # challenges that changed a figure (not only a point)
     added: dict[str, dict] = {}            # new village id -> its row
-    residual = _residuals(base)
-
-    for ch in todo:
+    for ch in usable:
         cid, kind = int(_value(ch, "id")), str(_value(ch, "kind"))
-        code = str(_value(ch, "unit_code"))
-        if kind in ("not_covered", "covered", "wrong_location"):
-            if code not in row_of.index:
-                result.skipped[cid] = f"village {code} is not in this store"
-                continue
-            key = int(row_of[code])
-            if key not in state:
-                state[key] = _take_apart(villages.iloc[key], mobile_ops, fixed_ops)
-            v = state[key]
-            before = _columns(v, base.rule)
-            before_at = (v.lon, v.lat)
-            if kind == "wrong_location":
-                if inputs is None:
-                    inputs = _coverage_inputs(base)
-                v.lon, v.lat = float(_value(ch, "lon")), float(_value(ch, "lat"))
-                _relocate(base, v, inputs)
-                moved[key] = (v.lon, v.lat)
-            else:
-                _flip(v, kind, str(_value(ch, "technology")), str(_value(ch, "operator")),
-                      _value(ch, "households"), mobile_ops, fixed_ops)
-            changed = _columns(v, base.rule) != before
-            if changed or (v.lon, v.lat) != before_at:
-                ids.setdefault(key, []).append(cid)
-                result.applied.append(cid)
-                if changed:
-                    figures.add(cid)
-            else:
-                result.unchanged.append(cid)
-        elif kind == "missing_village":
-            if code not in base.tables["communes_63"]["code"].to_numpy():
-                result.skipped[cid] = f"commune {code} is not in this store"
-                continue
-            if inputs is None:
-                inputs = _coverage_inputs(base)
-            row, note = _new_village(base, ch, residual, inputs, mobile_ops, fixed_ops)
+        if kind == "missing_village":
+            row, note = _new_village(base, ch, residual, reach[cid], mobile_ops, fixed_ops, parent63, to34)
             added[row["village_id"]] = row
             ids[row["village_id"]] = [cid]
             result.applied.append(cid)
             figures.add(cid)
             if note:
                 result.notes.append(note)
-    if inputs is not None and inputs[2]:
-        result.notes.append(inputs[2])
+            continue
+        key = int(row_of[str(_value(ch, "unit_code"))])
+        if key not in state:
+            state[key] = _take_apart(villages.iloc[key], mobile_ops, fixed_ops)
+        v = state[key]
+        before, before_at = _columns(v, base.rule), (v.lon, v.lat)
+        if kind == "wrong_location":
+            v.lon, v.lat = float(_value(ch, "lon")), float(_value(ch, "lat"))
+            _relocate(v, *reach[cid])
+        else:
+            _flip(v, kind, str(_value(ch, "technology")), str(_value(ch, "operator")),
+                  _value(ch, "households"), mobile_ops, fixed_ops)
+        changed = _columns(v, base.rule) != before
+        if changed or (v.lon, v.lat) != before_at:
+            ids.setdefault(key, []).append(cid)
+            result.applied.append(cid)
+            if changed:
+                figures.add(cid)
+        else:
+            result.unchanged.append(cid)
 
     # Corrected villages: changed rows recomposed, new ones appended.
     out = villages.copy()
     out[ID_COLUMN] = ""
-    for key, cids in ids.items():
-        if key in added:
-            continue
-        for col, value in _columns(state[key], base.rule).items():
-            out.at[key, col] = value
-        if key in moved:
-            out.at[key, "lon"], out.at[key, "lat"] = moved[key]
-        out.at[key, ID_COLUMN] = _ids(cids)
+    keys = [k for k in ids if k not in added]
+    if keys:
+        fresh = pd.DataFrame([{**_columns(state[k], base.rule), "lon": state[k].lon, "lat": state[k].lat,
+                               ID_COLUMN: _ids(ids[k])} for k in keys], index=keys)
+        for col in fresh.columns:
+            out.loc[keys, col] = fresh[col].astype(out[col].dtype).to_numpy()
     if added:
         extra = pd.DataFrame([{**row, ID_COLUMN: _ids(ids[vid])} for vid, row in added.items()])
         out = pd.concat([out, extra.reindex(columns=out.columns)], ignore_index=True)
@@ -335,10 +349,9 @@ def _flip(v: _Village, kind: str, technology: str, operator: str, households: ob
             v.reached[(tech, op)] = kind == "covered"
 
 
-def _relocate(base: Base, v: _Village, inputs: tuple) -> None:
+def _relocate(v: _Village, mobile: dict, fixed: dict) -> None:
     """Mobile reach at the village's new point; fixed households passed are declared per village
     and stay, except where fixed footprints say the new point is (or is no longer) passed."""
-    mobile, fixed = _reach_at(base, v.lon, v.lat, inputs)
     for key in v.reached:
         v.reached[key] = mobile.get(key, False)
     for op, inside in fixed.items():
@@ -350,18 +363,19 @@ def _relocate(base: Base, v: _Village, inputs: tuple) -> None:
             v.passed[op], v.in_footprint[op] = 0, False
 
 
-def _new_village(base: Base, ch: object, residual: dict[str, pd.DataFrame], inputs: tuple,
-                 mobile_ops: list[str], fixed_ops: list[str]) -> tuple[dict, str | None]:
+def _new_village(base: Base, ch: object, residual: dict[str, pd.DataFrame], reach: tuple[dict, dict],
+                 mobile_ops: list[str], fixed_ops: list[str], parent63: pd.Series, to34: pd.Series
+                 ) -> tuple[dict, str | None]:
     """The row of a village added by a ``missing_village`` challenge; its households move out of
-    the commune's households outside villages (``residual``, changed in place)."""
+    the commune's households outside villages (``residual``, changed in place) with their share
+    of covered households, the same amount in both schemes."""
     cid = int(_value(ch, "id"))
     c63 = str(_value(ch, "unit_code"))
     lon, lat = float(_value(ch, "lon")), float(_value(ch, "lat"))
-    c34 = _new_commune(base, c63, lon, lat)
-    p63 = base.tables["communes_63"].set_index("code").at[c63, "parent_code"]
-    p34 = (base.tables["communes_34"].set_index("code")["parent_code"].get(c34)
-           or base.villages.loc[base.villages["province_63"] == p63, "province_34"].iloc[0])
+    c34 = _commune_34_from_registry(base, c63, lon, lat)
     r63, r34 = residual["communes_63"], residual["communes_34"]
+    p63 = parent63[c63]
+    p34 = r34["parent_code"].get(c34) or to34.get(p63)
     asked = _value(ch, "households")
     asked = 0 if asked is None or pd.isna(asked) else int(asked)
     room = min(r63.at[c63, "households"] if c63 in r63.index else 0.0,
@@ -370,15 +384,15 @@ def _new_village(base: Base, ch: object, residual: dict[str, pd.DataFrame], inpu
     note = (f"challenge #{cid}: {asked} households asked, {hh} taken (households of commune {c63} outside "
             "listed villages)" if hh < asked else None)
     if hh:
-        for k in base.layers:
-            col = f"hh_cov__{k}"
-            share = r63.at[c63, col] / r63.at[c63, "households"] if r63.at[c63, "households"] > 0 else 0.0
-            take = min(hh * share, r63.at[c63, col], r34.at[c34, col])
-            r63.at[c63, col] -= take
-            r34.at[c34, col] -= take
+        cols = [f"hh_cov__{k}" for k in base.layers]
+        a63, a34 = r63.loc[c63, cols].to_numpy(float), r34.loc[c34, cols].to_numpy(float)
+        share = a63 / r63.at[c63, "households"]  # room > 0, so households outside villages > 0
+        take = np.minimum(np.minimum(hh * share, a63), a34)
+        r63.loc[c63, cols] = a63 - take
+        r34.loc[c34, cols] = a34 - take
         r63.at[c63, "households"] -= hh
         r34.at[c34, "households"] -= hh
-    mobile, fixed = _reach_at(base, lon, lat, inputs)
+    mobile, fixed = reach
     v = _Village(lon, lat, hh, {(t, o): mobile.get((t, o), False) for o in mobile_ops for t in MOBILE_TECHS},
                  {o: (hh if fixed.get(o) else 0) for o in fixed_ops}, {o: fixed.get(o, False) for o in fixed_ops})
     row = {"village_id": f"challenge-{cid}", "name": str(_value(ch, "unit_name")), "commune_code": c63,
@@ -387,19 +401,9 @@ def _new_village(base: Base, ch: object, residual: dict[str, pd.DataFrame], inpu
     return row, note
 
 
-def _new_commune(base: Base, c63: str, lon: float, lat: float) -> str:
-    """The 34-scheme commune of a new village: where the commune's villages went, the nearest of
-    them when the old commune was split (the build's rule: nearest new commune)."""
-    same = base.villages[base.villages["commune_code"] == c63]
-    if len(same) == 0:
-        return str(_commune_34_from_registry(base, c63, lon, lat))
-    if same["commune_34"].nunique() == 1:
-        return str(same["commune_34"].iloc[0])
-    d2 = (same["lon"] - lon) ** 2 + (same["lat"] - lat) ** 2
-    return str(same.loc[d2.idxmin(), "commune_34"])
-
-
 def _commune_34_from_registry(base: Base, c63: str, lon: float, lat: float) -> str:
+    """The 34-scheme commune of a new village, by the build's rule: its old commune's successor,
+    the nearest successor's centre when the old commune was split."""
     from geodata.registry import load_registry
 
     data_dir = base.manifest.get("key", {}).get("data_dir")
@@ -418,14 +422,15 @@ def _count_columns(layers: list[str]) -> list[str]:
     return ["households", "villages"] + [f"hh_cov__{k}" for k in layers] + [f"cov__{k}" for k in layers]
 
 
-def _residuals(base: Base) -> dict[str, pd.DataFrame]:
-    """What each commune holds besides its listed villages (households outside villages and
-    their coverage), per scheme: the commune's figures minus its villages' sums."""
+def _residuals(base: Base, provinces63: set[str], provinces34: set[str]) -> dict[str, pd.DataFrame]:
+    """What each commune of the given provinces holds besides its listed villages (households
+    outside villages and their coverage), per scheme: the commune's figures minus its villages'."""
     cols = _count_columns(base.layers)
-    v = base.villages.assign(villages=1.0)
     out = {}
-    for scheme, by in (("63", "commune_code"), ("34", "commune_34")):
-        table = base.tables[f"communes_{scheme}"].set_index("code")
+    for scheme, by, provinces in (("63", "commune_code", provinces63), ("34", "commune_34", provinces34)):
+        table = base.tables[f"communes_{scheme}"]
+        table = table[table["parent_code"].isin(provinces)].set_index("code")
+        v = base.villages[base.villages[f"province_{scheme}"].isin(provinces)].assign(villages=1.0)
         sums = v.groupby(by)[cols].sum().reindex(table.index).fillna(0.0)
         out[f"communes_{scheme}"] = (table[cols].astype(float) - sums.astype(float)).assign(
             parent_code=table["parent_code"])
@@ -455,7 +460,8 @@ def _tables(base: Base, villages: pd.DataFrame, residual: dict[str, pd.DataFrame
     """Unit tables: the units a challenge changed re-aggregated, every other row as it was."""
     if touched.empty:
         return {name: t.assign(**{ID_COLUMN: ""}) for name, t in base.tables.items()}
-    pc = _pieces(villages, residual, base.layers)
+    near = villages["province_63"].isin(touched["province_63"]) | villages["province_34"].isin(touched["province_34"])
+    pc = _pieces(villages[near], residual, base.layers)
     out = {}
     for (level, scheme), name in store.LEVELS.items():
         original = base.tables[name]
@@ -466,17 +472,14 @@ def _tables(base: Base, villages: pd.DataFrame, residual: dict[str, pd.DataFrame
         column = f"{level}_{scheme}"
         fresh = engine.gaps(engine.aggregate(pc[pc[column].isin(by_unit.index)], base.layers, column), base.targets)
         fresh = fresh.set_index("code")
-        table = original.set_index("code").copy()
-        new_codes = fresh.index.difference(table.index)
-        if len(new_codes):
-            table = pd.concat([table, pd.DataFrame(index=new_codes)])
+        table = original.set_index("code")
         shared = [c for c in fresh.columns if c in table.columns]
-        for col in shared:
-            if table[col].dtype == bool:
-                fresh[col] = fresh[col].astype(bool)
-        table.loc[fresh.index, shared] = fresh[shared]
-        table[ID_COLUMN] = by_unit.reindex(table.index).fillna("")
-        out[name] = table.reset_index(names="code")
+        redone = fresh[shared].astype(table[shared].dtypes.to_dict()).join(
+            table[[c for c in table.columns if c not in shared]], how="left")
+        order = table.index.append(fresh.index.difference(table.index))  # a unit new to the store goes last
+        table = pd.concat([table.drop(index=fresh.index, errors="ignore"), redone[table.columns]]).reindex(order)
+        ids = by_unit.reindex(table.index).fillna("").rename(ID_COLUMN)
+        out[name] = pd.concat([table, ids], axis=1).copy().reset_index(names="code")
     return out
 
 
