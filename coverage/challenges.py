@@ -250,39 +250,10 @@ def _layer_problems(units: StoreUnits, kind: str, technology: str, operator: str
     return problems
 
 
-def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, kind: str, unit_code: str,
-         reason: str, technology: str = "any", operator: str = "all", unit_name: str = "", claim: str = "",
-         evidence_text: str = "", evidence: tuple[str, bytes] | Path | str | None = None,
-         lon: float | None = None, lat: float | None = None, households: int | None = None,
-         snapshot_id: int | None = None, engine: Engine | None = None) -> Challenge:
-    """File a challenge after checking every field against the store; all problems are reported
-    at once (:class:`ChallengeInputError`).
-
-    ``unit_code`` is a village id of the store, except for ``missing_village``: the 63-scheme
-    commune the village belongs to, with the village's name in ``unit_name``. ``technology`` and
-    ``operator`` name the layer of a ``not_covered``/``covered`` claim. ``evidence`` is a file
-    (a path, or a ``(name, bytes)`` pair from an upload).
-    """
-    engine = engine or db.connect()
-    series, filed_by, organisation = _clean(series), _clean(filed_by), _clean(organisation)
-    unit_code, unit_name = _clean(unit_code), _clean(unit_name)
-    technology, operator = _clean(technology) or "any", _clean(operator) or "all"
-    reason, claim, evidence_text = str(reason or "").strip(), str(claim or "").strip(), str(evidence_text or "").strip()
+def _unit(units: StoreUnits, kind: str, unit_code: str, unit_name: str, households: int | None
+          ) -> tuple[list[tuple[str, str]], str, str | None, str | None, str | None]:
+    """Problems with the challenged unit, and its name, commune and provinces (63, 34)."""
     problems: list[tuple[str, str]] = []
-    for name, value in (("series", series), ("filed_by", filed_by), ("organisation", organisation),
-                        ("reason", reason)):
-        if not value:
-            problems.append((name, "is required"))
-    for name, value in (("reason", reason), ("claim", claim), ("evidence_text", evidence_text)):
-        if len(value) > _TEXT_LIMIT:
-            problems.append((name, f"is {len(value)} characters long; keep it under {_TEXT_LIMIT}"))
-    if kind not in CHALLENGE_KINDS:
-        problems.append(("kind", f"{kind!r} is not one of {', '.join(CHALLENGE_KINDS)}"))
-    if households is not None and (isinstance(households, bool) or not isinstance(households, (int, np.integer))
-                                   or households < 0):
-        problems.append(("households", f"{households!r} is not a whole number of households >= 0"))
-
-    # The unit.
     commune = province = province_34 = None
     if kind == "missing_village":
         if unit_code not in units.communes.index:
@@ -308,6 +279,59 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
             row = units.villages.loc[unit_code]
             commune, province, province_34 = row["commune_code"], row["province_63"], row["province_34"]
             unit_name = str(row["name"])  # the register's name, whatever was typed
+    return problems, unit_name, commune, province, province_34
+
+
+def _read_evidence(evidence: tuple[str, bytes] | Path | str | None
+                   ) -> tuple[str | None, bytes | None, list[tuple[str, str]]]:
+    """The evidence file's name and content (None when refused or absent), and its problems."""
+    if evidence is None:
+        return None, None, []
+    if isinstance(evidence, tuple):
+        name, content = Path(str(evidence[0])).name, bytes(evidence[1])
+        problems = _evidence_problems(name, len(content))
+        return name, (None if problems else content), problems
+    path = Path(evidence)
+    if not path.is_file():
+        return path.name, None, [("evidence_file", f"{path} does not exist")]
+    problems = _evidence_problems(path.name, path.stat().st_size)
+    return path.name, (None if problems else path.read_bytes()), problems
+
+
+def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, kind: str, unit_code: str,
+         reason: str, technology: str = "any", operator: str = "all", unit_name: str = "", claim: str = "",
+         evidence_text: str = "", evidence: tuple[str, bytes] | Path | str | None = None,
+         lon: float | None = None, lat: float | None = None, households: int | None = None,
+         snapshot_id: int | None = None, engine: Engine | None = None) -> Challenge:
+    """File a challenge after checking every field against the store; all problems are reported
+    at once (:class:`ChallengeInputError`).
+
+    ``unit_code`` is a village id of the store, except for ``missing_village``: the 63-scheme
+    commune the village belongs to, with the village's name in ``unit_name``. ``technology`` and
+    ``operator`` name the layer of a ``not_covered``/``covered`` claim. ``evidence`` is a file
+    (a path, or a ``(name, bytes)`` pair from an upload).
+    """
+    engine = engine or db.connect()
+    series, filed_by, organisation = _clean(series), _clean(filed_by), _clean(organisation)
+    unit_code, unit_name = _clean(unit_code), _clean(unit_name)
+    technology, operator = _clean(technology) or "any", _clean(operator) or "all"
+    reason, claim, evidence_text = str(reason or "").strip(), str(claim or "").strip(), str(evidence_text or "").strip()
+    problems: list[tuple[str, str]] = []
+    for field, value in (("series", series), ("filed_by", filed_by), ("organisation", organisation),
+                         ("reason", reason)):
+        if not value:
+            problems.append((field, "is required"))
+    for field, value in (("reason", reason), ("claim", claim), ("evidence_text", evidence_text)):
+        if len(value) > _TEXT_LIMIT:
+            problems.append((field, f"is {len(value)} characters long; keep it under {_TEXT_LIMIT}"))
+    if kind not in CHALLENGE_KINDS:
+        problems.append(("kind", f"{kind!r} is not one of {', '.join(CHALLENGE_KINDS)}"))
+    if households is not None and (isinstance(households, bool) or not isinstance(households, (int, np.integer))
+                                   or households < 0):
+        problems.append(("households", f"{households!r} is not a whole number of households >= 0"))
+
+    unit_problems, unit_name, commune, province, province_34 = _unit(units, kind, unit_code, unit_name, households)
+    problems += unit_problems
     if kind in ("not_covered", "covered"):
         problems += _layer_problems(units, kind, technology, operator)
     else:
@@ -319,22 +343,8 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
         if abs(row["lon"] - lon) < 1e-6 and abs(row["lat"] - lat) < 1e-6:
             problems.append(("lon", "the point is where the store already has the village"))
 
-    # Evidence.
-    content = name = None
-    if evidence is not None:
-        if isinstance(evidence, tuple):
-            name, content = Path(str(evidence[0])).name, bytes(evidence[1])
-            problems += _evidence_problems(name, len(content))
-        else:
-            path = Path(evidence)
-            name = path.name
-            if not path.is_file():
-                problems.append(("evidence_file", f"{path} does not exist"))
-            else:
-                size = path.stat().st_size
-                problems += _evidence_problems(name, size)
-                if size <= evidence_limit_bytes():
-                    content = path.read_bytes()
+    file_name, content, evidence_problems = _read_evidence(evidence)
+    problems += evidence_problems
     if not evidence_text and evidence is None and lon is None:
         problems.append(("evidence_text", "give evidence: a text, a file, or coordinates"))
 
@@ -358,7 +368,7 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
         kind=kind, unit_level="commune" if kind == "missing_village" else "village", unit_code=unit_code,
         unit_name=unit_name, province_code=str(province or ""), province_code_34=str(province_34 or ""),
         technology=technology, operator=operator, claim=claim, reason=reason, evidence_text=evidence_text,
-        evidence_file=name if digest else None, evidence_sha256=digest,
+        evidence_file=file_name if digest else None, evidence_sha256=digest,
         lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None,
         households=int(households) if households is not None else None, status="open", version=1)
     with db.session(engine) as s:

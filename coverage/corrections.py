@@ -37,7 +37,6 @@ speaks about one village. Communes and provinces are re-aggregated with
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import tomllib
 from collections.abc import Sequence
@@ -499,13 +498,3 @@ def comparison(base: Base, corrected: Corrected, level: str = "province", scheme
     out = out.join(after[figures].add_suffix("_with"), how="outer")
     out[ID_COLUMN] = corrected.tables[name].set_index("code")[ID_COLUMN].reindex(out.index).fillna("")
     return out.reset_index()
-
-
-def summary(corrected: Corrected) -> dict:
-    """What was applied, for logs and metadata."""
-    return {"applied": corrected.applied, "unchanged": corrected.unchanged,
-            "skipped": {str(k): v for k, v in corrected.skipped.items()}, "notes": corrected.notes}
-
-
-def to_json(corrected: Corrected) -> str:
-    return json.dumps(summary(corrected), ensure_ascii=False)
