@@ -361,6 +361,197 @@ def users_disable(name: str, enable: Annotated[bool, typer.Option(help="Enable a
     with _user_errors():
         users.set_disabled(name, not enable, engine=db.connect(url))
     print(f"{name}: {'enabled' if enable else 'disabled'}")
+challenges_app = typer.Typer(help="Challenges to figures: file, decide, withdraw, list, export, compare.",
+                              no_args_is_help=True)
+app.add_typer(challenges_app, name="challenges")
+_CONFLICT_EXIT = 3  # someone else decided first: distinct from bad input (1)
+
+
+class ChallengeKind(str, Enum):
+    not_covered = "not_covered"
+    covered = "covered"
+    missing_village = "missing_village"
+    wrong_location = "wrong_location"
+
+
+class ChallengeStatus(str, Enum):
+    open = "open"
+    accepted = "accepted"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class ChallengeFormat(str, Enum):
+    csv = "csv"
+    geojson = "geojson"
+    gpkg = "gpkg"
+    xlsx = "xlsx"
+
+
+class ListFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+StatusOpt = Annotated[Optional[list[ChallengeStatus]], typer.Option("--status", help="Status (repeatable).")]
+KindOpt = Annotated[Optional[list[ChallengeKind]], typer.Option("--kind", help="Kind (repeatable).")]
+SeriesOpt = Annotated[Optional[str], typer.Option(help="Series (default: all; for file/compare: the store's).")]
+
+
+@contextmanager
+def _challenge_errors() -> Iterator[None]:
+    """Project errors exit 1; losing a decision to someone else exits 3."""
+    from coverage.challenges import ChallengeConflict
+
+    try:
+        yield
+    except ChallengeConflict as exc:
+        _fail(exc, _CONFLICT_EXIT)
+    except VnbbError as exc:
+        _fail(exc)
+
+
+def _listed(url: Optional[str], series: Optional[str], status: Optional[list[ChallengeStatus]],
+            province: Optional[str], scheme: SchemeOpt, kind: Optional[list[ChallengeKind]]) -> list:
+    from coverage import challenges, db
+
+    return challenges.list_challenges(db.connect(url), series=series, status=[s.value for s in status or []],
+                                      province=province, scheme=scheme.value, kind=[k.value for k in kind or []])
+
+
+@challenges_app.command("list")
+def challenges_list(
+    url: DbUrlOpt = None, series: SeriesOpt = None, status: StatusOpt = None,
+    province: Annotated[Optional[str], typer.Option(help="Province code (of --scheme).")] = None,
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme of --province.")] = SchemeOpt.s63,
+    kind: KindOpt = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.csv,
+) -> None:
+    """Print challenges, newest first (CSV or JSON lines)."""
+    from coverage import challenges
+
+    with _challenge_errors():
+        table = challenges.to_frame(_listed(url, series, status, province, scheme, kind)).drop(columns="geometry")
+    if fmt is ListFormat.csv:
+        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        for record in table.to_dict("records"):
+            print(json.dumps(record, ensure_ascii=False, default=str))
+
+
+@challenges_app.command("export")
+def challenges_export(
+    out: Annotated[Path, typer.Option(help="File to write (replaced atomically).")],
+    fmt: Annotated[ChallengeFormat, typer.Option("--format", help="File format.")] = ChallengeFormat.gpkg,
+    store: Annotated[Optional[Path], typer.Option(help="Results store: villages' points for challenges "
+                                                       "without their own, and its metadata.")] = None,
+    url: DbUrlOpt = None, series: SeriesOpt = None, status: StatusOpt = None,
+    province: Annotated[Optional[str], typer.Option(help="Province code (of --scheme).")] = None,
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme of --province.")] = SchemeOpt.s63,
+    kind: KindOpt = None,
+) -> None:
+    """Write challenges as points (GeoPackage, GeoJSON, CSV or XLSX) with a metadata record."""
+    from coverage import challenges
+
+    with _challenge_errors():
+        rows = _listed(url, series, status, province, scheme, kind)
+        units = challenges.load_units(store) if store else None
+        filters = {"series": series, "status": ",".join(s.value for s in status or []), "province": province,
+                   "scheme": scheme.value if province else None, "kind": ",".join(k.value for k in kind or [])}
+        path = challenges.export(rows, fmt.value, out, units=units, filters=filters)
+    _err.print(f"{len(rows)} challenges", highlight=False)
+    print(path)
+
+
+@challenges_app.command("file")
+def challenges_file(
+    store: Annotated[Path, typer.Option(help="Results store the challenge is about.")],
+    by: Annotated[str, typer.Option("--by", help="Your name (no sign-in yet: as you type it).")],
+    organisation: Annotated[str, typer.Option(help="Province department or operator you file for.")],
+    kind: Annotated[ChallengeKind, typer.Option(help="What is wrong.")],
+    unit: Annotated[str, typer.Option(help="Village id; for missing_village the commune code (63 scheme).")],
+    reason: Annotated[str, typer.Option(help="Why the figure is wrong.")],
+    name: Annotated[str, typer.Option(help="Name of the missing village.")] = "",
+    technology: Annotated[str, typer.Option(help="Layer of a (not_)covered claim: any, fixed, mobile, 4G, 5G.")] = "any",
+    operator: Annotated[str, typer.Option(help="Operator of the layer, or all.")] = "all",
+    claim: Annotated[str, typer.Option(help="What the figure should be, in words.")] = "",
+    evidence: Annotated[str, typer.Option(help="Evidence, in words.")] = "",
+    evidence_file: Annotated[Optional[Path], typer.Option(help="Evidence file (photo, report, measurements).")] = None,
+    lon: Annotated[Optional[float], typer.Option(help="Longitude (EPSG:4326).")] = None,
+    lat: Annotated[Optional[float], typer.Option(help="Latitude (EPSG:4326).")] = None,
+    households: Annotated[Optional[int], typer.Option(help="Households (missing village; fixed households passed).")] = None,
+    snapshot: Annotated[Optional[int], typer.Option(help="Snapshot id the figure was seen in.")] = None,
+    series: SeriesOpt = None, url: DbUrlOpt = None,
+) -> None:
+    """File a challenge; every problem with it is listed at once (exit 1)."""
+    from coverage import challenges, db
+
+    with _challenge_errors():
+        units = challenges.load_units(store)
+        row = challenges.file(units, series=series or challenges.default_series(units.manifest), filed_by=by,
+                              organisation=organisation, kind=kind.value, unit_code=unit, unit_name=name,
+                              technology=technology, operator=operator, claim=claim, reason=reason,
+                              evidence_text=evidence, evidence=evidence_file, lon=lon, lat=lat,
+                              households=households, snapshot_id=snapshot, engine=db.connect(url))
+    print(f"filed challenge #{row.id}")
+
+
+@challenges_app.command("decide")
+def challenges_decide(
+    challenge_id: Annotated[int, typer.Argument(help="Challenge id.")],
+    accept: Annotated[bool, typer.Option("--accept/--reject", help="Accept or reject.", show_default=False)],
+    reviewer: Annotated[str, typer.Option(help="Your name (no sign-in yet: as you type it).")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    version: Annotated[Optional[int], typer.Option(help="Decide only if the challenge is still at this version "
+                                                        "(the one you read).")] = None,
+    url: DbUrlOpt = None,
+) -> None:
+    """Accept or reject an open challenge; exit 3 when someone else decided it first."""
+    from coverage import challenges, db
+
+    with _challenge_errors():
+        row = challenges.decide(challenge_id, "accepted" if accept else "rejected", reviewer, note,
+                                expected_version=version, engine=db.connect(url))
+    print(f"challenge #{row.id} {row.status}")
+
+
+@challenges_app.command("withdraw")
+def challenges_withdraw(
+    challenge_id: Annotated[int, typer.Argument(help="Challenge id.")],
+    by: Annotated[str, typer.Option("--by", help="Your name, as when you filed it.")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    url: DbUrlOpt = None,
+) -> None:
+    """Withdraw an open challenge you filed."""
+    from coverage import challenges, db
+
+    with _challenge_errors():
+        row = challenges.withdraw(challenge_id, by, note, engine=db.connect(url))
+    print(f"challenge #{row.id} {row.status}")
+
+
+@challenges_app.command("compare")
+def challenges_compare(
+    store: Annotated[Path, typer.Option(help="Results store folder.")],
+    level: Annotated[LevelOpt, typer.Option(help="Administrative level.")] = LevelOpt.province,
+    scheme: Annotated[SchemeOpt, typer.Option(help="Scheme.")] = SchemeOpt.s63,
+    technology: Annotated[str, typer.Option(help="any, fixed, mobile, 4G or 5G.")] = "any",
+    operator: Annotated[str, typer.Option(help="all, or an operator's name.")] = "all",
+    series: SeriesOpt = None, url: DbUrlOpt = None,
+) -> None:
+    """Print one layer's figures without and with the accepted challenges (CSV)."""
+    from coverage import challenges, corrections, db, store as results
+
+    with _challenge_errors():
+        base = corrections.load_base(store)
+        rows = challenges.accepted(series or challenges.default_series(results.read_manifest(store)), db.connect(url))
+        corrected = corrections.apply(base, rows)
+        table = corrections.comparison(base, corrected, level.value, scheme.value, technology, operator)
+    for cid, why in corrected.skipped.items():
+        _err.print(f"challenge #{cid} not applied: {why}", highlight=False)
+    for note in corrected.notes:
+        _err.print(note, highlight=False)
+    table.to_csv(sys.stdout, index=False, lineterminator="\n")
 
 
 def main() -> None:

@@ -72,7 +72,8 @@ class Challenge(Base):
     unit_level: Mapped[str] = mapped_column(String(20), default="village")
     unit_code: Mapped[str] = mapped_column(String(40), index=True)
     unit_name: Mapped[str] = mapped_column(String(200), default="")
-    province_code: Mapped[str] = mapped_column(String(10), default="", index=True)
+    province_code: Mapped[str] = mapped_column(String(10), default="", index=True)  # 63-unit scheme
+    province_code_34: Mapped[str] = mapped_column(String(10), default="", index=True)  # 34-unit scheme
     technology: Mapped[str] = mapped_column(String(20), default="any")
     operator: Mapped[str] = mapped_column(String(60), default="all")
     claim: Mapped[str] = mapped_column(Text, default="")

@@ -70,6 +70,15 @@ def demo_store(_private_cache: None) -> Path:
 
 
 @pytest.fixture(scope="session")
+def challenge_store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A small hand-made results store for the challenge and correction tests
+    (``tests/_challenge_store.py`` says what is in it)."""
+    from tests import _challenge_store
+
+    return _challenge_store.build(tmp_path_factory.mktemp("challenge-store"), data_dir)
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[_postgres.Server]:
     """A real PostgreSQL server on 127.0.0.1 for the whole run (see ``tests/_postgres.py``)."""
     server = _postgres.start()

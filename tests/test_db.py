@@ -64,7 +64,7 @@ def test_unusable_database_is_a_clear_error(tmp_path) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("create table alembic_version (version_num varchar(32) primary key)"))
         conn.execute(sa.text("insert into alembic_version values ('9999')"))
-    with pytest.raises(db.DatabaseError, match="schema "):
+    with pytest.raises(db.DatabaseError, match=f"schema {db.head()}"):
         db.connect(url)
 
 
