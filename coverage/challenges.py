@@ -45,8 +45,9 @@ import sqlalchemy as sa
 from pyproj import Transformer
 from sqlalchemy.engine import Engine
 
-from coverage import db, store
+from coverage import access, db, store
 from coverage import export as gis
+from coverage.access import LOCAL, Principal
 from coverage.engine import TECHS, layer_key
 from coverage.models import CHALLENGE_KINDS, CHALLENGE_STATUSES, Challenge, Snapshot, utcnow
 from geodata.crs import AREA_CRS, DISPLAY_CRS
@@ -302,9 +303,15 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
          reason: str, technology: str = "any", operator: str = "all", unit_name: str = "", claim: str = "",
          evidence_text: str = "", evidence: tuple[str, bytes] | Path | str | None = None,
          lon: float | None = None, lat: float | None = None, households: int | None = None,
-         snapshot_id: int | None = None, engine: Engine | None = None) -> Challenge:
+         snapshot_id: int | None = None, engine: Engine | None = None, who: Principal = LOCAL,
+         draft: bool = False) -> Challenge:
     """File a challenge after checking every field against the store; all problems are reported
     at once (:class:`ChallengeInputError`).
+
+    ``who`` is the signed-in person: their name and province or operator replace the typed ones,
+    and :func:`coverage.access.check_challenge` limits what they may challenge (a province its
+    own units, an operator its own network). A ``draft`` is seen only by its filer until
+    :func:`submit`.
 
     ``unit_code`` is a village id of the store, except for ``missing_village``: the 63-scheme
     commune the village belongs to, with the village's name in ``unit_name``. ``technology`` and
@@ -312,6 +319,8 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
     (a path, or a ``(name, bytes)`` pair from an upload).
     """
     engine = engine or db.connect()
+    if who.role != "local":
+        filed_by, organisation = who.name, who.province or who.operator or who.role
     series, filed_by, organisation = _clean(series), _clean(filed_by), _clean(organisation)
     unit_code, unit_name = _clean(unit_code), _clean(unit_name)
     technology, operator = _clean(technology) or "any", _clean(operator) or "all"
@@ -361,6 +370,8 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
                     problems.append(("unit_code", f"challenge #{dup} already says the same and is still open"))
     if problems:
         raise ChallengeInputError(problems)
+    access.check_challenge(who, province=province if who.scheme == "63" else province_34, scheme=who.scheme,
+                           operator=operator)
 
     digest = _keep_evidence(content) if content is not None else None
     challenge = Challenge(
@@ -370,11 +381,12 @@ def file(units: StoreUnits, *, series: str, filed_by: str, organisation: str, ki
         technology=technology, operator=operator, claim=claim, reason=reason, evidence_text=evidence_text,
         evidence_file=file_name if digest else None, evidence_sha256=digest,
         lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None,
-        households=int(households) if households is not None else None, status="open", version=1)
+        households=int(households) if households is not None else None, status="draft" if draft else "open",
+        version=1)
     with db.session(engine) as s:
         s.add(challenge)
         s.flush()
-        db.audit(s, filed_by, "challenge.file", "challenge", challenge.id, series=series, kind=kind,
+        db.audit(s, filed_by, "challenge.draft" if draft else "challenge.file", "challenge", challenge.id, series=series, kind=kind,
                  unit_code=unit_code, technology=technology, operator=operator, organisation=organisation,
                  evidence_sha256=digest)
     return challenge
@@ -409,14 +421,33 @@ def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if hasattr(value, "strftime") else str(value)
 
 
-def withdraw(challenge_id: int, by: str, note: str = "", engine: Engine | None = None) -> Challenge:
-    """Withdraw a challenge: only its filer, and only while it is open."""
+def submit(challenge_id: int, by: str, engine: Engine | None = None) -> Challenge:
+    """Submit a draft: from now on reviewers (and everyone who may list challenges) see it."""
     engine = engine or db.connect()
     by = _clean(by)
     challenge_id = int(challenge_id)
     with db.session(engine) as s:
         done = s.execute(sa.update(Challenge).where(
-            Challenge.id == challenge_id, Challenge.status == "open", Challenge.filed_by == by,
+            Challenge.id == challenge_id, Challenge.status == "draft", Challenge.filed_by == by,
+        ).values(status="open", filed_at=utcnow(), version=Challenge.version + 1)
+            .execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            row = _explain(s, challenge_id)
+            if row.filed_by != by:
+                raise ChallengeNotAllowed(f"challenge #{challenge_id} can be submitted only by the person who filed it")
+            raise ChallengeNotAllowed(f"challenge #{challenge_id} is not a draft (it is {row.status})")
+        db.audit(s, by, "challenge.submit", "challenge", challenge_id)
+    return get(challenge_id, engine)
+
+
+def withdraw(challenge_id: int, by: str, note: str = "", engine: Engine | None = None) -> Challenge:
+    """Withdraw a challenge: only its filer, and only while it is a draft or open."""
+    engine = engine or db.connect()
+    by = _clean(by)
+    challenge_id = int(challenge_id)
+    with db.session(engine) as s:
+        done = s.execute(sa.update(Challenge).where(
+            Challenge.id == challenge_id, Challenge.status.in_(("draft", "open")), Challenge.filed_by == by,
         ).values(status="withdrawn", decided_at=utcnow(), decision_note=str(note or "").strip(),
                  version=Challenge.version + 1).execution_options(synchronize_session=False))
         if done.rowcount != 1:
@@ -430,15 +461,19 @@ def withdraw(challenge_id: int, by: str, note: str = "", engine: Engine | None =
 
 
 def decide(challenge_id: int, decision: str, reviewer: str, note: str = "", *, expected_version: int | None = None,
-           engine: Engine | None = None) -> Challenge:
+           engine: Engine | None = None, who: Principal = LOCAL) -> Challenge:
     """Accept or reject an open challenge.
 
     ``expected_version`` is the version the reviewer saw: when given, the decision is written
     only if nothing changed since. The write is one conditional UPDATE (no read before it), so of
     two reviewers deciding at once exactly one wins; the other gets :class:`ChallengeConflict`.
-    A reviewer cannot decide a challenge they filed.
+    A reviewer cannot decide a challenge they filed. Only the ministry (or the local single user)
+    decides; a signed-in reviewer's own name is recorded, whatever was typed.
     """
     engine = engine or db.connect()
+    access.check_decide(who)
+    if who.role != "local":
+        reviewer = who.name
     if decision not in DECISIONS:
         raise ChallengeInputError([("decision", f"{decision!r} is not one of {', '.join(DECISIONS)}")])
     reviewer = _clean(reviewer)
@@ -461,6 +496,8 @@ def _decide(s: sa.orm.Session, challenge_id: int, decision: str, reviewer: str, 
         version=Challenge.version + 1).execution_options(synchronize_session=False))
     if done.rowcount != 1:
         row = _explain(s, challenge_id)
+        if row.status == "draft":
+            raise ChallengeNotAllowed(f"challenge #{challenge_id} is a draft: its filer has not submitted it yet")
         if row.status != "open":
             raise ChallengeConflict(_decided_text(row) + "; your decision was not recorded")
         if row.filed_by == reviewer:
@@ -473,9 +510,15 @@ def _decide(s: sa.orm.Session, challenge_id: int, decision: str, reviewer: str, 
 # -- listing and export -----------------------------------------------------------------------
 def list_challenges(engine: Engine | None = None, *, series: str | None = None,
                     status: str | Sequence[str] | None = None, province: str | None = None, scheme: str = "63",
-                    kind: str | Sequence[str] | None = None, limit: int | None = None) -> list[Challenge]:
-    """Challenges, newest first, filtered by series, status(es), province (of ``scheme``) and kind(s)."""
+                    kind: str | Sequence[str] | None = None, limit: int | None = None,
+                    viewer: Principal = LOCAL) -> list[Challenge]:
+    """Challenges, newest first, filtered by series, status(es), province (of ``scheme``) and kind(s).
+
+    Drafts are listed only to the person who filed them (all of them in local single-user mode).
+    """
     q = sa.select(Challenge).order_by(Challenge.id.desc())
+    if viewer.role != "local":
+        q = q.where(sa.or_(Challenge.status != "draft", Challenge.filed_by == viewer.name))
     if series:
         q = q.where(Challenge.series == series)
     for column, value, allowed in ((Challenge.status, status, CHALLENGE_STATUSES),

@@ -50,7 +50,7 @@ class Snapshot(Base):
 
 
 CHALLENGE_KINDS = ("not_covered", "covered", "missing_village", "wrong_location")
-CHALLENGE_STATUSES = ("open", "accepted", "rejected", "withdrawn")
+CHALLENGE_STATUSES = ("draft", "open", "accepted", "rejected", "withdrawn")  # draft: seen by its filer only
 
 
 class Challenge(Base):

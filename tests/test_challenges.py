@@ -392,3 +392,44 @@ def test_page_files_reviews_lists_and_compares(db_url, demo_store, monkeypatch) 
     assert row[t("ch.col.hh_pct_with")] == pytest.approx(pct - 100 * lost_hh / base["households"], abs=0.005)
     assert (row[t("ch.col.vil_without")], row[t("ch.col.vil_with")]) == (base["cov__any__all"], base["cov__any__all"] - 2)
     assert row[t("ch.col.challenges")] == "#1, #2" and len(compared) == 1
+
+
+def test_roles_drafts_and_decisions(engine, units) -> None:
+    """A province challenges its own units, an operator its own network; drafts stay with their
+    filer until submitted; only the ministry decides, under its signed-in name."""
+    from coverage.access import AccessDenied, Principal
+
+    hanoi = Principal("Sở Hà Nội", "province", province="01", scheme="63")
+    other = Principal("Sở Huế", "province", province="46", scheme="63")
+    viettel = Principal("vt-planner", "operator", operator="Viettel")
+    mobifone = Principal("mf-planner", "operator", operator="MobiFone")
+    ministry = Principal("Bộ TT&TT", "ministry")
+
+    with pytest.raises(AccessDenied, match="own province"):
+        ch.file(units, **_good(), engine=engine, who=other)
+    with pytest.raises(AccessDenied, match="own network"):
+        ch.file(units, **_good(), engine=engine, who=mobifone)
+    assert _count(engine) == (0, 0)
+    by_op = ch.file(units, **_good(), engine=engine, who=viettel)
+    assert (by_op.filed_by, by_op.organisation) == ("vt-planner", "Viettel")  # typed names replaced
+
+    draft = ch.file(units, **_good(unit_code="V2", technology="any", operator="all"), engine=engine, who=hanoi,
+                    draft=True)
+    assert draft.status == "draft" and draft.filed_by == "Sở Hà Nội"
+    seen = lambda who: {c.id for c in ch.list_challenges(engine, viewer=who)}  # noqa: E731
+    assert seen(hanoi) == {by_op.id, draft.id}
+    assert seen(ministry) == seen(viettel) == {by_op.id}
+    with pytest.raises(ch.ChallengeNotAllowed, match="is a draft"):
+        ch.decide(draft.id, "accepted", "Bộ TT&TT", engine=engine, who=ministry)  # not submitted yet
+    with pytest.raises(ch.ChallengeNotAllowed, match="only by the person who filed it"):
+        ch.submit(draft.id, "someone else", engine=engine)
+    ch.submit(draft.id, "Sở Hà Nội", engine=engine)
+    assert seen(ministry) == {by_op.id, draft.id}
+
+    for who in (hanoi, viettel):
+        with pytest.raises(AccessDenied, match="ministry reviews"):
+            ch.decide(draft.id, "accepted", who.name, engine=engine, who=who)
+    done = ch.decide(draft.id, "accepted", "typed name", engine=engine, who=ministry)
+    assert (done.status, done.reviewer) == ("accepted", "Bộ TT&TT")
+    actions = [e.action for e in db.audit_log(engine)]
+    assert actions.count("challenge.draft") == 1 and "challenge.submit" in actions

@@ -1,4 +1,5 @@
-"""Users (Argon2id password hashes) and sign-in sessions (token hashes with expiry).
+"""Users (Argon2id password hashes), sign-in sessions (token hashes with expiry), and draft
+challenges (a province's corrections are its own until submitted).
 
 Revision ID: 0003
 Revises: 0002
@@ -43,6 +44,17 @@ def upgrade() -> None:
     )
 
 
+    _statuses("('draft', 'open', 'accepted', 'rejected', 'withdrawn')")
+
+
+def _statuses(allowed: str) -> None:
+    with op.batch_alter_table("challenges") as batch:
+        batch.drop_constraint("ck_challenges_status", type_="check")
+        batch.create_check_constraint("ck_challenges_status", f"status in {allowed}")
+
+
 def downgrade() -> None:
+    op.execute("update challenges set status = 'withdrawn' where status = 'draft'")
+    _statuses("('open', 'accepted', 'rejected', 'withdrawn')")
     op.drop_table("user_sessions")
     op.drop_table("users")
