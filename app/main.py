@@ -10,9 +10,10 @@ import streamlit as st
 
 from app import data, fmt, layout, state
 from app.i18n import tr
-from app.views import national, operator, province
+from app.views import national, operator, progress, province
 
-_VIEWS = {"national": national.render, "province": province.render, "operator": operator.render}
+_VIEWS = {"national": national.render, "province": province.render, "operator": operator.render,
+          "progress": progress.render}
 
 
 def run() -> None:

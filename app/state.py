@@ -17,7 +17,7 @@ from app import metrics
 from app.data import StoreRef
 from app.i18n import DEFAULT_LANG, LANGS, tr
 
-VIEWS = ("national", "province", "operator")
+VIEWS = ("national", "province", "operator", "progress")
 SCHEMES = ("63", "34")
 _NAV = "_nav"
 
@@ -53,7 +53,8 @@ def apply_navigation() -> None:
 
 
 PERSISTENT = ("lang", "view", "scheme", "indicator", "target", "tech", "op", "province", "show_covered",
-              "show_sites", "op_provinces", "op_tech", "op_operator", "op_layer", "op_format")
+              "show_sites", "op_provinces", "op_tech", "op_operator", "op_layer", "op_format",
+              "pg_series", "pg_area", "pg_tech", "pg_op", "pg_target", "pg_from", "pg_to")
 
 
 def persist() -> None:
