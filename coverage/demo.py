@@ -9,6 +9,10 @@ late 2024 (see ``CALIBRATION`` and ``/work/shared/DOMAIN.md``); the figures it r
 measured, not assumed, and written into ``scenario.toml`` and ``README.txt``.
 
 Output format: ``coverage/SCENARIO_FORMAT.md``. Same seed, same package data -> same bytes.
+
+:func:`write_history` writes a SYNTHETIC quarterly history ending with the demo's quarter:
+earlier quarters thin out the demo's sites and fixed networks (see :data:`HISTORY_METHOD`), so
+that the progress page has something plausible to show; every quarter says it is synthetic.
 """
 
 from __future__ import annotations

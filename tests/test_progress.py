@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
 
-from coverage import progress
+from app import data as app_data
+from app import fmt, i18n
+from coverage import db, progress, snapshots
 from coverage.targets import Target
 
 D = pd.Timestamp
@@ -129,3 +136,204 @@ def test_targets_follow_their_layer_and_trajectory_columns() -> None:
     traj = progress.trajectory(frame.iloc[::-1], "5G__all")
     assert list(traj["as_of"]) == [D("2024-06-30"), D("2024-12-31")]
     assert list(traj["households_pct"]) == [40.0, 50.0] and list(traj["villages_pct"]) == [50.0, 60.0]
+
+
+# -- the progress page on the demo's synthetic history (AppTest) --------------------------------
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+def _national_series(snaps: list, indicator: str, layer: str = "any__all", code: str | None = None,
+                     scheme: str = "63") -> pd.DataFrame:
+    """Per snapshot: as_of and the indicator, summed straight from each frozen store's provinces."""
+    rows = []
+    for s in snaps:
+        t = pd.read_parquet(snapshots.path_of(s) / f"provinces_{scheme}.parquet")
+        if code is not None:
+            t = t[t["code"] == code]
+        total = t["households" if indicator == "households" else "villages"].sum()
+        covered = t[f"{'hh_cov' if indicator == 'households' else 'cov'}__{layer}"].sum()
+        rows.append({"as_of": pd.Timestamp(s.as_of), "value": 100 * covered / total})
+    return pd.DataFrame(rows)
+
+
+def _fit(series: pd.DataFrame, window: int = 4) -> tuple[float, float, pd.Timestamp]:
+    """numpy's least squares over the last ``window`` points: (latest, pp per year, latest date)."""
+    last = series.tail(window)
+    years = (last["as_of"] - last["as_of"].iloc[-1]).dt.days.to_numpy() / 365.25
+    slope = np.polyfit(years, last["value"].to_numpy(), 1)[0]
+    return float(last["value"].iloc[-1]), float(slope), last["as_of"].iloc[-1]
+
+
+@pytest.fixture()
+def downloads_seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Files handed to download buttons, by file name."""
+    files: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):  # noqa: ANN001
+        if filename and isinstance(path_or_data, bytes):
+            files[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return files
+
+
+@pytest.fixture()
+def page(demo_history: dict, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.delenv(app_data.STORE_ENV, raising=False)
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at = at.sidebar.radio(key="view").set_value("progress").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _table(at: AppTest, *columns: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+@pytest.mark.slow
+def test_first_visit_builds_the_synthetic_history_once(demo_history: dict) -> None:
+    assert i18n.tr("progress.built", "vi") in demo_history["status"]
+    snaps = demo_history["snapshots"]
+    assert [s.as_of for s in snaps] == [dt.date(2023, 12, 31), dt.date(2024, 3, 31), dt.date(2024, 6, 30),
+                                        dt.date(2024, 9, 30), dt.date(2024, 12, 31)]
+    assert all(s.synthetic for s in snaps) and "SYNTHETIC" in demo_history["series"]
+    steps = " ".join(demo_history["steps"])
+    assert all(f"{d.isoformat()}: building" in steps for d in [s.as_of for s in snaps[:-1]])
+    assert app_data.demo_history_missing() == []
+    # coverage grows quarter by quarter (the history is plausible, not flat)
+    for layer in ("any__all", "fixed__all", "5G__all"):
+        values = _national_series(snaps, "households", layer)["value"]
+        assert (values.diff().dropna() > 0).all(), layer
+
+
+@pytest.mark.slow
+def test_progress_page_shows_figures_pace_and_projection(page: AppTest, demo_history: dict) -> None:
+    at = page
+    assert at.subheader[0].value == i18n.tr("progress.heading", "vi")
+    assert any("tổng hợp" in w.value for w in at.warning)  # the history is labelled synthetic
+    snaps = demo_history["snapshots"]
+    assert i18n.tr("progress.snapshots", "vi", n=5, first="31/12/2023", last="31/12/2024") in \
+        [c.value for c in at.caption]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2
+    marks = [[layer["mark"]["type"] for layer in json.loads(c.proto.spec)["layer"]] for c in charts]
+    assert all(m[:2] == ["line", "line"] and "rule" in m for m in marks)  # observed, projection, targets
+
+    outlook = _table(at, "Đạt vào")
+    by_target = outlook.set_index("Mục tiêu")
+    hh = by_target.loc[i18n.TARGET_TITLES_VI["2289-households-2025"]]
+    latest, slope, _ = _fit(_national_series(snaps, "households"))
+    assert hh["Mới nhất"] == fmt.percent(latest, "vi", 2)
+    assert hh["Tốc độ (điểm %/năm)"] == fmt.points(slope, "vi", 2)
+    assert hh["Đạt vào"] == "đã đạt" and hh["Đạt đúng hạn"] == "có"
+    vil = by_target.loc[i18n.TARGET_TITLES_VI["2289-villages-2025"]]
+    latest, slope, when = _fit(_national_series(snaps, "villages"))
+    assert latest < 100 and slope > 0
+    reached = when + pd.Timedelta(days=int(np.ceil((100 - latest) / slope * 365.25 - 1e-6)))
+    assert vil["Đạt vào"] == fmt.date(reached.date().isoformat(), "vi")
+    at_deadline = min(100.0, latest + slope * (pd.Timestamp("2025-12-31") - when).days / 365.25)
+    assert vil["Tại hạn"] == fmt.percent(at_deadline, "vi", 2)
+    assert vil["Đạt đúng hạn"] == ("có" if at_deadline >= 100 else "không")
+
+    # no target lines for one operator's 4G (targets count all operators)
+    at = at.selectbox(key="pg_tech").set_value("4G").run()
+    at = at.selectbox(key="pg_op").set_value("Viettel").run()
+    assert not at.exception
+    marks = [[layer["mark"]["type"] for layer in json.loads(c.proto.spec)["layer"]] for c in at.get("vega_lite_chart")]
+    assert all("rule" not in m for m in marks)
+
+
+@pytest.mark.slow
+def test_provinces_projected_to_miss_a_deadline(page: AppTest, demo_history: dict) -> None:
+    at = page.selectbox(key="pg_target").set_value("2289-villages-2025").run()
+    snaps = demo_history["snapshots"]
+    expected = []
+    codes = pd.read_parquet(snapshots.path_of(snaps[-1]) / "provinces_63.parquet", columns=["code"])["code"]
+    for code in codes:
+        latest, slope, when = _fit(_national_series(snaps, "villages", code=code))
+        projected = min(100.0, latest + slope * (pd.Timestamp("2025-12-31") - when).days / 365.25)
+        if projected < 100 - 1e-9:
+            expected.append(code)
+    table = _table(at, "Mã", "Thiếu tại hạn")
+    assert 0 < len(expected) < 63
+    assert sorted(table["Mã"]) == sorted(expected)
+    assert i18n.tr("progress.misses_count", "vi", n=len(expected), total=63, deadline="31/12/2025") in \
+        [c.value for c in at.caption]
+
+
+@pytest.mark.slow
+def test_what_changed_for_a_province_per_layer(page: AppTest, demo_history: dict,
+                                               downloads_seen: dict[str, bytes]) -> None:
+    snaps = demo_history["snapshots"]
+    cols = ["village_id", "province_63", "cov__4G__all"]
+    before = pd.read_parquet(snapshots.path_of(snaps[-2]) / "villages.parquet", columns=cols).set_index("village_id")
+    after = pd.read_parquet(snapshots.path_of(snaps[-1]) / "villages.parquet", columns=cols).set_index("village_id")
+    gained = after.index[after["cov__4G__all"] & ~before["cov__4G__all"].reindex(after.index)]
+    lost = after.index[~after["cov__4G__all"] & before["cov__4G__all"].reindex(after.index)]
+    province = after.loc[gained, "province_63"].value_counts().idxmax()
+    at = page.selectbox(key="pg_area").set_value(province).run()
+    at = at.selectbox(key="pg_tech").set_value("4G").run()
+    assert not at.exception
+    assert at.selectbox(key="pg_from").value == snaps[-2].id and at.selectbox(key="pg_to").value == snaps[-1].id
+    villages = _table(at, "Mã thôn/bản")
+    in_province = after["province_63"] == province
+    assert set(villages.loc[villages["Thay đổi"] == "mới được phủ", "Mã thôn/bản"]) == \
+        set(gained[in_province.reindex(gained).to_numpy()])
+    assert set(villages.loc[villages["Thay đổi"] == "mất phủ", "Mã thôn/bản"]) == \
+        set(lost[in_province.reindex(lost).to_numpy()])
+    summary = _table(at, "Tăng ròng").set_index(["Công nghệ", "Nhà mạng"])
+    assert summary.loc[("4G", "Tất cả nhà mạng"), "Mới được phủ"] == (villages["Thay đổi"] == "mới được phủ").sum()
+    assert any(name.startswith(f"changes_63_{province}_4G__all") for name in downloads_seen)
+    # the whole country: one row per province with changes, the map of net gains
+    at = at.selectbox(key="pg_area").set_value(progress.NATION).run()
+    per_province = _table(at, "Mã", "Tăng ròng")
+    assert per_province["Mới được phủ"].sum() == len(gained) and per_province["Mất phủ"].sum() == len(lost)
+
+
+@pytest.mark.slow
+def test_progress_page_in_english_and_the_34_scheme(page: AppTest) -> None:
+    at = page.sidebar.radio(key="lang").set_value("en").run()
+    at = at.sidebar.radio(key="scheme").set_value("34").run()
+    assert not at.exception
+    assert at.subheader[0].value == "Progress over snapshots"
+    assert len(at.selectbox(key="pg_area").options) == 35  # the country and 34 provinces
+    assert any("Synthetic demo history" in w.value for w in at.warning)
+    assert "Reached on" in _table(at, "Reached on").columns
+
+
+@pytest.mark.slow
+def test_progress_page_without_a_database_says_so(demo_store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.delenv(app_data.STORE_ENV, raising=False)
+    monkeypatch.setenv("VNBB_DB_URL", f"sqlite:///{tmp_path / 'missing' / 'vnbb.sqlite3'}")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    assert not at.exception  # the map pages need no database
+    at = at.sidebar.radio(key="view").set_value("progress").run()
+    assert not at.exception
+    assert any(e.value.startswith("Không mở được cơ sở dữ liệu các kỳ số liệu") for e in at.error)
+
+
+@pytest.mark.slow
+def test_a_store_never_kept_as_a_snapshot(demo_store: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    other = tmp_path / "store"
+    shutil.copytree(demo_store.resolve(), other)
+    manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
+    manifest["scenario"]["name"] = "Quarterly reports"
+    (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    monkeypatch.setenv(app_data.STORE_ENV, str(other))
+    monkeypatch.setenv("VNBB_DB_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at = at.sidebar.radio(key="view").set_value("progress").run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [i18n.tr("progress.none", "vi", series="Quarterly reports")]
+    assert not at.get("vega_lite_chart")  # and no demo history is built for someone else's store
+    snapshots.register(other, engine=db.connect(f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
+    at = at.run()
+    assert len(at.get("vega_lite_chart")) == 2
+    assert [i.value for i in at.info] == [i18n.tr("progress.one_snapshot", "vi")]  # nothing to compare yet
+    assert i18n.tr("progress.snapshots", "vi", n=1, first="31/12/2024", last="31/12/2024") in \
+        [c.value for c in at.caption]
+    pace = _table(at, "Tốc độ (điểm %/năm)", "Đạt vào")
+    assert set(pace["Tốc độ (điểm %/năm)"]) == {"–"}  # one snapshot: no pace

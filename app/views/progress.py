@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 from streamlit_folium import st_folium
 
 from app import data, fmt, layout, maps, state
@@ -131,13 +132,14 @@ def _series(ctx: state.Ctx) -> tuple[SnapRef, ...] | None:
                 data.build_demo_history(progress=lambda step: status.write(ctx.t("build.step", step=step)))
                 status.update(label=ctx.t("progress.built"), state="complete", expanded=False)
         names = snapshots.series_names()
-    except VnbbError as exc:
+    except (VnbbError, SQLAlchemyError) as exc:  # the maps work without the database; this page cannot
         st.error(ctx.t("progress.db_problem", message=str(exc)))
         return None
     current = snapshots.series_of(ctx.manifest)
-    if not names:
+    if current not in names:  # the results shown elsewhere were never kept as snapshots
         st.info(ctx.t("progress.none", series=current))
-        return None
+        if not names:
+            return None
     options = sorted(names, key=lambda s: (s != current, s))
     if st.session_state.get("pg_series") not in options:
         st.session_state["pg_series"] = options[0]
@@ -300,8 +302,10 @@ def _misses(ctx: state.Ctx, outlook: pd.DataFrame, refs: tuple[SnapRef, ...], sc
     if not ids:
         st.info(ctx.t("progress.no_targets"))
         return
-    if st.session_state.get("pg_target") not in ids:
-        st.session_state["pg_target"] = ids[0]
+    if st.session_state.get("pg_target") not in ids:  # first the target some province will miss
+        provinces = outlook.loc[outlook["code"] != NATION]
+        ids_missed = [i for i in ids if len(progress.misses(provinces, i))]
+        st.session_state["pg_target"] = (ids_missed or ids)[0]
     st.selectbox(ctx.t("target.label"), ids, key="pg_target",
                  format_func=lambda i: layout.target_label(_manifest_target(targets[i]), ctx.lang))
     target = targets[st.session_state["pg_target"]]
@@ -355,8 +359,8 @@ def _what_changed(ctx: state.Ctx, refs: tuple[SnapRef, ...], area: str, names: d
                          b=fmt.number(lists["only_after"], ctx.lang)))
 
     st.markdown(ctx.t("progress.changes_summary", area=names[area]))
-    summary = snapshots.change_summary(changed, scheme, by_province=False)
-    st.dataframe(_summary_frame(ctx, summary), hide_index=True, width="stretch")
+    summary = _summary_frame(ctx, snapshots.change_summary(changed, scheme, by_province=False))
+    st.dataframe(layout.styled(summary, ctx.lang, _whole(summary)), hide_index=True, width="stretch")
 
     tech, op = layer.split("__", 1)
     layer_name = f"{ctx.t(f'tech.{tech}')}, {layout.operator_label(op, ctx.lang)}"
@@ -376,8 +380,15 @@ def _what_changed(ctx: state.Ctx, refs: tuple[SnapRef, ...], area: str, names: d
     if frame.empty:
         st.success(ctx.t("progress.changes_none"))
         return
-    st.dataframe(frame, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(frame)))
+    decimals = _whole(frame) | {ctx.t("col.lon"): 5, ctx.t("col.lat"): 5}
+    st.dataframe(layout.styled(frame, ctx.lang, decimals), hide_index=True, width="stretch",
+                 height=min(420, 38 + 35 * len(frame)))
     layout.downloads(frame, stem, ctx, key="dl-changes")
+
+
+def _whole(frame: pd.DataFrame) -> dict[str, int]:
+    """Whole-number columns of a table, shown with the language's thousands separator."""
+    return {c: 0 for c in frame.columns if pd.api.types.is_integer_dtype(frame[c])}
 
 
 def _snapshot_label(ctx: state.Ctx, ref: SnapRef) -> str:
