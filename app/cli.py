@@ -133,17 +133,44 @@ class ReportFormat(str, Enum):
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder to write the demo scenario to.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the demo scenario to (with --history: a folder of "
+                                           "quarters, <as-of>/ scenarios and stores/<as-of>).")],
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same files).")] = 42,
+    history: Annotated[int, typer.Option(help="Write a SYNTHETIC history of this many quarters ending with the "
+                                              "demo's, build them and register them as snapshots.", min=0)] = 0,
+    register: Annotated[bool, typer.Option(help="With --history: build and register the quarters "
+                                                "(--no-register only writes the scenarios).")] = True,
+    db_url: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: $VNBB_DB_URL, else the "
+                                                               "SQLite file in the state folder).",
+                                                  show_default=False)] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write the SYNTHETIC demo scenario (real units and census totals, synthetic networks)."""
-    from coverage.demo import write_demo
+    from coverage.demo import write_demo, write_history
+
+    if not history:
+        with _user_errors():
+            with _err.status("writing the demo scenario…"):
+                path = write_demo(out, seed=seed, data_dir=data_dir)
+        print(path)
+        return
+    from coverage import db, snapshots
+    from coverage.store import build as build_store
 
     with _user_errors():
-        with _err.status("writing the demo scenario…"):
-            path = write_demo(out, seed=seed, data_dir=data_dir)
-    print(path)
+        with _err.status(f"writing {history} quarters of SYNTHETIC history…"):
+            written = write_history(out, history, seed=seed, data_dir=data_dir)
+        if not register:
+            for _day, path in written:
+                print(path)
+            return
+        engine = db.connect(db_url)
+        for day, path in written:
+            with _err.status(f"{day}: building…") as status:
+                built = build_store(path, out / "stores" / day.isoformat(), data_dir=data_dir,
+                                    progress=lambda msg, d=day: status.update(f"{d}: {msg}"))
+            snap = snapshots.register(built, actor="vnbb demo", engine=engine)
+            print(f"{snap.id}\t{snap.series}\t{snap.as_of}\t{built}")
 
 
 @app.command()
@@ -151,9 +178,17 @@ def build(
     scenario: Annotated[Path, typer.Option(help="Scenario folder.")],
     out: Annotated[Path, typer.Option(help="Results store folder (replaced atomically).")],
     force: Annotated[bool, typer.Option(help="Rebuild even when the inputs are unchanged.")] = False,
+    snapshot: Annotated[bool, typer.Option(help="Keep the results as a dated snapshot (--no-snapshot: don't).")] = True,
+    series: Annotated[Optional[str], typer.Option(help="Snapshot series (default: the scenario's name).")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Snapshot date when the scenario states none "
+                                                                 "(YYYY-MM-DD).")] = None,
+    db_url: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: $VNBB_DB_URL, else the "
+                                                               "SQLite file in the state folder).",
+                                                  show_default=False)] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Compute coverage and gaps for every village, commune and province; write the store."""
+    """Compute coverage and gaps for every village, commune and province; write the store; keep it
+    as the snapshot of its as-of date."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from coverage.store import build as build_store
@@ -165,6 +200,17 @@ def build(
             path = build_store(scenario, out, data_dir=data_dir, force=force,
                                progress=lambda msg: bar.update(task, description=msg))
     print(path)
+    if snapshot:
+        from coverage import db, snapshots
+
+        with _user_errors():
+            try:
+                snap = snapshots.register(path, series=series, as_of=as_of, actor="vnbb build",
+                                          engine=db.connect(db_url))
+            except snapshots.SnapshotError as exc:  # e.g. no as-of date: the build itself stands
+                _err.print(f"[yellow]not kept as a snapshot:[/] {exc}", highlight=False)
+                return
+        _err.print(f"snapshot {snap.id}: {snap.series}, as of {snap.as_of}", highlight=False)
 
 
 @app.command()
@@ -552,6 +598,77 @@ def challenges_compare(
     for note in corrected.notes:
         _err.print(note, highlight=False)
     table.to_csv(sys.stdout, index=False, lineterminator="\n")
+
+
+snapshot_app = typer.Typer(help="Snapshots: built results kept side by side, dated by their inputs.",
+                           no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
+
+
+@snapshot_app.command("add")
+def snapshot_add(
+    store: Annotated[Path, typer.Option(help="Results store folder (built by `vnbb build`).")],
+    series: Annotated[Optional[str], typer.Option(help="Series (default: the scenario's name).")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Date the results stand for (default: the "
+                                                                 "scenario's as_of, else its inputs').")] = None,
+    label: Annotated[Optional[str], typer.Option(help="Label shown with the snapshot.")] = None,
+    url: DbUrlOpt = None,
+) -> None:
+    """Keep a built store as a dated snapshot (replaces the series' snapshot of the same date)."""
+    from coverage import db, snapshots
+
+    with _user_errors():
+        snap = snapshots.register(store, series=series, as_of=as_of, label=label, actor="vnbb snapshot add",
+                                  engine=db.connect(url))
+    print(f"{snap.id}\t{snap.series}\t{snap.as_of}")
+
+
+@snapshot_app.command("list")
+def snapshot_list(
+    series: Annotated[Optional[str], typer.Option(help="Only this series.")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.csv,
+    url: DbUrlOpt = None,
+) -> None:
+    """List snapshots: id, series, as-of date, households and villages covered (any network)."""
+    import pandas as pd
+
+    from coverage import db, snapshots
+
+    with _user_errors():
+        rows = [{"id": s.id, "series": s.series, "as_of": s.as_of.isoformat(), "label": s.label,
+                 "synthetic": s.synthetic, "households_pct": s.summary.get("hh_pct__any__all"),
+                 "villages_pct": s.summary.get("vil_pct__any__all"),
+                 "built_at": s.built_at.isoformat(timespec="seconds"),
+                 "registered_at": s.registered_at.isoformat(timespec="seconds"),
+                 "path": str(snapshots.path_of(s))}
+                for s in snapshots.list_snapshots(series, engine=db.connect(url))]
+    table = pd.DataFrame(rows, columns=["id", "series", "as_of", "label", "synthetic", "households_pct",
+                                        "villages_pct", "built_at", "registered_at", "path"])
+    if fmt is ReportFormat.csv:
+        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        sys.stdout.write(table.to_json(orient="records", force_ascii=False))
+        sys.stdout.write("\n")
+
+
+@snapshot_app.command("remove")
+def snapshot_remove(
+    snapshot_id: Annotated[Optional[int], typer.Argument(help="Snapshot id (see `vnbb snapshot list`).")] = None,
+    series: Annotated[Optional[str], typer.Option(help="Series, with --as-of, instead of an id.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Date, with --series.")] = None,
+    url: DbUrlOpt = None,
+) -> None:
+    """Remove a snapshot (its database row, with an audit entry, and its frozen copy)."""
+    from coverage import db, snapshots
+
+    if (snapshot_id is None) == (series is None or as_of is None):
+        _fail(VnbbError("give a snapshot id, or --series and --as-of"), 2)
+    with _user_errors():
+        engine = db.connect(url)
+        if snapshot_id is None:
+            snapshot_id = snapshots.find(series, as_of, engine=engine).id
+        snap = snapshots.remove(snapshot_id, actor="vnbb snapshot remove", engine=engine)
+    print(f"removed {snap.id}\t{snap.series}\t{snap.as_of}")
 
 
 def main() -> None:

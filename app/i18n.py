@@ -307,6 +307,106 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sources.method": ("Phương pháp tính", "Method"),
     "sources.basemap": ("Nền bản đồ: OpenStreetMap khi có mạng, nền trơn khi không.",
                         "Basemap: OpenStreetMap when online, a plain background otherwise."),
+    # progress view
+    "view.progress": ("Tiến độ theo thời gian", "Progress over time"),
+    "progress.heading": ("Tiến độ qua các kỳ số liệu", "Progress over snapshots"),
+    "progress.synthetic": ("**Chuỗi số liệu minh hoạ (tổng hợp), không phải số liệu thật.** Các quý trước được "
+                           "suy ra từ kịch bản minh hoạ; không dùng để ra quyết định.",
+                           "**Synthetic demo history, not real figures.** The earlier quarters are derived from "
+                           "the demo scenario; do not use them for decisions."),
+    "progress.building": ("Đang dựng chuỗi số liệu minh hoạ theo quý (chỉ lần đầu, khoảng một phút)…",
+                          "Building the demo's synthetic quarterly history (first visit only, about a minute)…"),
+    "progress.built": ("Đã dựng xong chuỗi số liệu minh hoạ", "Synthetic history ready"),
+    "progress.db_problem": ("Không mở được cơ sở dữ liệu các kỳ số liệu: {message}",
+                            "Cannot open the snapshots database: {message}"),
+    "progress.none": ("Chưa có kỳ số liệu nào (chuỗi {series}). Mỗi lần `vnbb build` ghi một kỳ; "
+                      "có thể thêm bằng `vnbb snapshot add --store STORE`.",
+                      "No snapshots yet (series {series}). Every `vnbb build` records one; "
+                      "add one with `vnbb snapshot add --store STORE`."),
+    "progress.series": ("Chuỗi số liệu", "Series"),
+    "progress.snapshots": ("{n} kỳ số liệu, từ {first} đến {last}.", "{n} snapshots, from {first} to {last}."),
+    "progress.area": ("Khu vực", "Area"),
+    "progress.nation": ("Toàn quốc", "Whole country"),
+    "progress.chart_title": ("{area}: phủ sóng qua các kỳ ({layer})", "{area}: coverage over snapshots ({layer})"),
+    "progress.chart_households": ("Hộ được phủ (%)", "Households covered (%)"),
+    "progress.chart_villages": ("Thôn/bản được phủ (%)", "Villages covered (%)"),
+    "progress.axis_date": ("Số liệu tính đến", "As of"),
+    "progress.observed": ("Số liệu", "Observed"),
+    "progress.projected": ("Dự báo theo tốc độ gần đây", "Projected at the recent pace"),
+    "progress.deadline": ("Hạn {date}", "Deadline {date}"),
+    "progress.chart_legend": ("Đường liền: số liệu từng kỳ; nét đứt cam: dự báo theo tốc độ gần đây; "
+                              "đường ngang: mục tiêu; vạch dọc đỏ: hạn.",
+                              "Solid line: observed; dashed orange: projection at the recent pace; "
+                              "horizontal lines: targets; red vertical lines: deadlines."),
+    "progress.targets_all_operators": ("Các mục tiêu tính mọi nhà mạng: đường mục tiêu chỉ hiện khi chọn tất cả "
+                                       "nhà mạng.",
+                                       "Targets count every operator: their lines show with all operators only."),
+    "progress.outlook": ("Khi nào đạt từng mục tiêu, theo tốc độ gần đây?",
+                         "When is each target reached, at the recent pace?"),
+    "progress.no_targets": ("Không có mục tiêu về tỷ lệ hộ hoặc thôn/bản để dự báo.",
+                            "No households or villages target to project against."),
+    "progress.rule_title": ("Cách dự báo", "How the projection is made"),
+    "progress.rule": (
+        "- **Tốc độ**: độ dốc bình phương tối thiểu của chỉ tiêu (điểm % mỗi năm) qua {window} kỳ số liệu gần nhất "
+        "của khu vực (hoặc mọi kỳ nếu ít hơn); cần ít nhất hai kỳ ở hai ngày khác nhau.\n"
+        "- **Dự báo**: từ giá trị mới nhất, theo tốc độ đó, giới hạn trong 0–100 %.\n"
+        "- **Đạt vào**: ngày dự báo đạt ngưỡng mục tiêu; “đã đạt” nếu kỳ mới nhất đã đạt; “không đạt với tốc độ "
+        "này” khi tốc độ bằng 0 hoặc âm.\n"
+        "- **Tại hạn**: giá trị dự báo vào ngày hạn; với hạn đã qua, dùng số liệu của kỳ cuối cùng trước hoặc "
+        "đúng hạn.\n"
+        "- **Không đạt đúng hạn**: giá trị tại hạn không đạt mục tiêu.\n\n"
+        "Đây là ngoại suy đường thẳng, không phải kế hoạch: nó cho biết nếu giữ nhịp hiện nay thì sao.",
+        "- **Pace**: the least-squares slope of the indicator (percentage points per year) over the area's "
+        "last {window} snapshots (all of them when fewer); it needs two snapshots on different dates.\n"
+        "- **Projection**: from the latest observed value, at that pace, capped to 0–100 %.\n"
+        "- **Reached on**: the date the projection meets the target's threshold; “already met” when the "
+        "latest snapshot meets it; “not at this pace” when the pace is zero or negative.\n"
+        "- **At the deadline**: the projected value on the deadline; for a deadline already passed, the "
+        "observed value of the last snapshot on or before it.\n"
+        "- **Will miss**: the value at the deadline does not meet the target.\n\n"
+        "A straight-line extrapolation, not a plan: it says where the current pace leads."),
+    "progress.already_met": ("đã đạt", "already met"),
+    "progress.never": ("không đạt với tốc độ này", "not at this pace"),
+    "progress.no_pace": ("cần ít nhất hai kỳ", "needs two snapshots"),
+    "progress.observed_value": ("{value} (số liệu)", "{value} (observed)"),
+    "progress.misses": ("Tỉnh/thành dự báo không đạt mục tiêu đúng hạn", "Provinces projected to miss a deadline"),
+    "progress.misses_count": ("{n} / {total} tỉnh/thành dự báo không đạt trước hạn {deadline}.",
+                              "{n} of {total} provinces are projected to miss the {deadline} deadline."),
+    "progress.misses_none": ("Theo tốc độ gần đây, mọi tỉnh/thành đều đạt mục tiêu này đúng hạn.",
+                             "At the recent pace every province meets this target in time."),
+    "progress.changes": ("Những gì đã thay đổi giữa hai kỳ", "What changed between two snapshots"),
+    "progress.one_snapshot": ("Cần ít nhất hai kỳ số liệu để so sánh.", "Comparing needs at least two snapshots."),
+    "progress.from": ("Từ kỳ", "From"),
+    "progress.to": ("Đến kỳ", "To"),
+    "progress.same_snapshot": ("Hãy chọn hai kỳ khác nhau.", "Choose two different snapshots."),
+    "progress.synthetic_tag": ("tổng hợp", "synthetic"),
+    "progress.village_lists_differ": ("{a} thôn/bản chỉ có ở kỳ đầu và {b} chỉ có ở kỳ sau: không được so sánh.",
+                                      "{a} villages are listed only in the first snapshot and {b} only in the "
+                                      "second: they are not compared."),
+    "progress.changes_summary": ("Thôn/bản mới được phủ và mất phủ theo công nghệ và nhà mạng ({area}):",
+                                 "Villages newly covered and lost, per technology and operator ({area}):"),
+    "progress.changes_layer": ("Bản đồ và danh sách cho lớp: {layer}", "Map and list for the layer: {layer}"),
+    "progress.changes_legend": ("Điểm: xanh = thôn/bản mới được phủ, đỏ = mất phủ.",
+                                "Points: green = village newly covered, red = coverage lost."),
+    "progress.changes_nation_legend": ("Màu: số thôn/bản tăng ròng của tỉnh (xanh đậm dần: tăng nhiều hơn; "
+                                       "đỏ: giảm). Chọn một tỉnh để xem từng thôn/bản.",
+                                       "Colour: the province's net villages gained (darker green: more; red: "
+                                       "fewer). Choose a province to see each village."),
+    "progress.changes_none": ("Không có thôn/bản nào thay đổi với lớp này.", "No village changed for this layer."),
+    "change.gained": ("mới được phủ", "newly covered"),
+    "change.lost": ("mất phủ", "lost"),
+    "col.latest": ("Mới nhất", "Latest"),
+    "col.pace": ("Tốc độ (điểm %/năm)", "Pace (pp/year)"),
+    "col.reached_on": ("Đạt vào", "Reached on"),
+    "col.at_deadline": ("Tại hạn", "At the deadline"),
+    "col.will_meet": ("Đạt đúng hạn", "Met by the deadline"),
+    "col.shortfall": ("Thiếu tại hạn", "Short at the deadline"),
+    "col.gained": ("Mới được phủ", "Newly covered"),
+    "col.lost": ("Mất phủ", "Lost"),
+    "col.net": ("Tăng ròng", "Net"),
+    "col.households_gained": ("Hộ ở thôn/bản mới được phủ", "Households in villages newly covered"),
+    "col.households_lost": ("Hộ ở thôn/bản mất phủ", "Households in villages lost"),
+    "col.change": ("Thay đổi", "Change"),
     "provenance.official": ("chính thức", "official"),
     "provenance.declared": ("tự khai", "declared"),
     "provenance.modelled": ("mô hình", "modelled"),

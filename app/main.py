@@ -10,10 +10,10 @@ import streamlit as st
 
 from app import data, fmt, layout, state
 from app.i18n import tr
-from app.views import challenges, national, operator, province
+from app.views import challenges, national, operator, progress, province
 
 _VIEWS = {"national": national.render, "province": province.render, "operator": operator.render,
-          "challenges": challenges.render}
+          "progress": progress.render, "challenges": challenges.render}
 
 
 def run() -> None:

@@ -136,9 +136,10 @@ def load_units(store_dir: Path | str) -> StoreUnits:
 
 def default_series(manifest: dict) -> str:
     """The series a store's challenges belong to: its scenario's name (the same scenario rebuilt
-    keeps its challenges)."""
-    scenario = manifest.get("scenario", {})
-    return str(scenario.get("name") or Path(scenario.get("folder") or "default").name)
+    keeps its challenges), the same series its snapshots form."""
+    from coverage.snapshots import series_of
+
+    return series_of(manifest)
 
 
 # -- evidence files ---------------------------------------------------------------------------

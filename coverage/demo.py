@@ -9,10 +9,16 @@ late 2024 (see ``CALIBRATION`` and ``/work/shared/DOMAIN.md``); the figures it r
 measured, not assumed, and written into ``scenario.toml`` and ``README.txt``.
 
 Output format: ``coverage/SCENARIO_FORMAT.md``. Same seed, same package data -> same bytes.
+
+:func:`write_history` writes a SYNTHETIC quarterly history ending with the demo's quarter:
+earlier quarters thin out the demo's sites and fixed networks (see :data:`HISTORY_METHOD`), so
+that the progress page has something plausible to show; every quarter says it is synthetic.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import json
 import shutil
 import tempfile
@@ -33,7 +39,8 @@ from geodata import load_registry
 from geodata.crs import AREA_CRS
 from geodata.errors import VnbbError
 
-__all__ = ["CALIBRATION", "CENSUS_2019_HOUSEHOLDS", "Calibration", "DemoError", "write_demo"]
+__all__ = ["CALIBRATION", "CENSUS_2019_HOUSEHOLDS", "Calibration", "DemoError", "quarter_ends", "write_demo",
+           "write_history"]
 
 # Households per province, 63-unit scheme: (total, urban, rural).
 # Source: GSO, 2019 Population and Housing Census (General Statistics Office of Vietnam).
@@ -105,6 +112,7 @@ CENSUS_2019_HOUSEHOLDS: dict[str, tuple[int, int, int]] = {
 }
 CENSUS_CITATION = "GSO, 2019 Population and Housing Census"
 CENSUS_AS_OF = "2019-04-01"
+DEMO_AS_OF = "2024-12-31"  # the current quarter of the demo; its synthetic history ends here
 
 FIXED_OPERATORS = ("Viettel", "VNPT", "FPT")  # VNPT: the VinaPhone group's fixed network
 MOBILE_OPERATORS = ("Viettel", "VinaPhone", "MobiFone", "Vietnamobile", "Gmobile")
@@ -155,6 +163,28 @@ def write_demo(out: Path, seed: int = 42, data_dir: Path | None = None) -> Path:
     """
     out = Path(out)
     _check_replaceable(out)
+    d = _generate(seed, data_dir)
+    files = _base_files(d)
+    files["sites.csv"] = _csv(d.sites)
+    files["fixed.csv"] = _csv(d.fixed)
+    files["scenario.toml"] = _scenario_toml(seed, d.units_source, d.stats)
+    files["README.txt"] = _readme(seed, d.units_source, d.stats)
+    return _write_atomically(out, files)
+
+
+@dataclass(frozen=True)
+class _Demo:
+    """Everything one seed generates (the files are written from it)."""
+
+    units_source: str
+    communes: pd.DataFrame
+    villages: pd.DataFrame
+    sites: pd.DataFrame
+    fixed: pd.DataFrame
+    stats: dict
+
+
+def _generate(seed: int, data_dir: Path | None) -> _Demo:
     registry = load_registry(data_dir)
     units = registry.units("63", "commune")
     rng_households, rng_villages, rng_mobile, rng_fixed = np.random.default_rng(seed).spawn(4)
@@ -163,20 +193,19 @@ def write_demo(out: Path, seed: int = 42, data_dir: Path | None = None) -> Path:
     villages = _make_villages(communes, rng_villages)
     sites, mobile, no_4g = _make_sites(communes, villages, rng_mobile)
     fixed, fibre = _make_fixed(communes, villages, no_4g, rng_fixed)
-
-    files = {
-        "households.csv": _csv(communes.loc[communes["households"] > 0,
-                                            ["commune_code", "households", "households_urban",
-                                             "households_rural"]]),
-        "villages.csv": _csv(villages[["village_id", "name", "commune_code", "lon", "lat", "households"]]),
-        "sites.csv": _csv(sites),
-        "fixed.csv": _csv(fixed),
-        "population.tif": _population_raster(villages),
-    }
     stats = {**_summary(communes, villages, sites), **mobile, **fibre}
-    files["scenario.toml"] = _scenario_toml(seed, registry.units_source, stats)
-    files["README.txt"] = _readme(seed, registry.units_source, stats)
-    return _write_atomically(out, files)
+    return _Demo(registry.units_source, communes, villages, sites, fixed, stats)
+
+
+def _base_files(d: _Demo) -> dict[str, str | bytes]:
+    """The files every quarter shares: households, villages and the population raster."""
+    return {
+        "households.csv": _csv(d.communes.loc[d.communes["households"] > 0,
+                                              ["commune_code", "households", "households_urban",
+                                               "households_rural"]]),
+        "villages.csv": _csv(d.villages[["village_id", "name", "commune_code", "lon", "lat", "households"]]),
+        "population.tif": _population_raster(d.villages),
+    }
 
 
 # -- households -------------------------------------------------------------------------------
@@ -690,7 +719,10 @@ def _method_text() -> str:
                           fibre=CALIBRATION.fibre_household_share)
 
 
-def _scenario_toml(seed: int, units_source: str, stats: dict) -> str:
+def _scenario_toml(seed: int, units_source: str, stats: dict, as_of: str = DEMO_AS_OF,
+                   history: dict | None = None) -> str:
+    """scenario.toml of the demo; ``history`` (an earlier quarter) replaces the calibration
+    tables, which describe the current quarter only, by how that quarter was derived."""
     lines = [
         f"name = {_toml_value(f'Vietnam demo (SYNTHETIC, seed {seed})')}",
         "synthetic = true",
@@ -700,7 +732,7 @@ def _scenario_toml(seed: int, units_source: str, stats: dict) -> str:
             f"scheme, {units_source}) are real; the spread of households over communes, the "
             "villages, the mobile sites and the fixed networks are generated and calibrated to "
             "published national figures of late 2024. Do not use it for decisions."),
-        'as_of = "2024-12-31"',
+        f"as_of = {_toml_value(as_of)}",
         f"seed = {seed}",
         'generator = "coverage.demo.write_demo"',
         f"method = {_toml_value(_method_text())}",
@@ -708,35 +740,51 @@ def _scenario_toml(seed: int, units_source: str, stats: dict) -> str:
         "[population]  # spreads households outside villages inside their commune",
         'file = "population.tif"',
         'provenance = "synthetic"',
-        'as_of = "2024-12-31"',
-        "",
-        "[calibration]  # targets the generator was tuned to",
-        *(f"{k} = {_toml_value(v)}" for k, v in asdict(CALIBRATION).items()),
-        "",
-        "[calibration.achieved]  # measured on the files written",
-        *(f"{k} = {_toml_value(v)}" for k, v in stats.items()),
+        f"as_of = {_toml_value(as_of)}",
         "",
     ]
+    if history is None:
+        lines += [
+            "[calibration]  # targets the generator was tuned to",
+            *(f"{k} = {_toml_value(v)}" for k, v in asdict(CALIBRATION).items()),
+            "",
+            "[calibration.achieved]  # measured on the files written",
+            *(f"{k} = {_toml_value(v)}" for k, v in stats.items()),
+            "",
+        ]
+    else:
+        lines += [
+            "[history]  # an earlier quarter of the synthetic history, derived from the current one",
+            *(f"{k} = {_toml_value(v)}" for k, v in history.items()),
+            "",
+            "[history.achieved]  # measured on the files written",
+            *(f"{k} = {_toml_value(v)}" for k, v in stats.items()),
+            "",
+        ]
     sources = [
         {"file": "households.csv", "provenance": "official", "as_of": CENSUS_AS_OF,
          "citation": CENSUS_CITATION,
          "note": "Province totals (urban and rural) are the official census figures; their spread "
                  f"over communes is SYNTHETIC. Communes: {units_source}."},
-        {"file": "villages.csv", "provenance": "synthetic", "as_of": "2024-12-31",
+        {"file": "villages.csv", "provenance": "synthetic", "as_of": as_of,
          "citation": "generated by coverage.demo",
          "note": "Village points, names and households are invented; no open village list exists."},
-        {"file": "sites.csv", "provenance": "synthetic", "as_of": "2024-12-31",
+        {"file": "sites.csv", "provenance": "synthetic", "as_of": as_of,
          "citation": "generated by coverage.demo",
          "note": "Invented sites; radii are modelled by area type. Calibrated to about 761 villages "
                  "without mobile signal (Sep 2024)."},
-        {"file": "fixed.csv", "provenance": "synthetic", "as_of": "2024-12-31",
+        {"file": "fixed.csv", "provenance": "synthetic", "as_of": as_of,
          "citation": "generated by coverage.demo",
          "note": "Invented households passed per village (Viettel, VNPT, FPT), calibrated to about "
                  "82 % of households reached by fibre (H1 2024: 82.2 %)."},
-        {"file": "population.tif", "provenance": "synthetic", "as_of": "2024-12-31",
+        {"file": "population.tif", "provenance": "synthetic", "as_of": as_of,
          "citation": "generated by coverage.demo",
          "note": "Invented relative population weights: village households smoothed over about 3 km."},
     ]
+    if history is not None:
+        for src in sources[1:]:
+            src["note"] = ("Earlier quarter of the SYNTHETIC history, derived from the demo's current quarter "
+                           f"({DEMO_AS_OF}; see [history]). ") + src["note"]
     for src in sources:
         lines.append("[[sources]]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in src.items()]
@@ -779,6 +827,206 @@ sites: {stats['sites']:,}
 Files: scenario.toml (metadata and provenance), households.csv, villages.csv, sites.csv,
 fixed.csv, population.tif (synthetic weights placing households outside villages near
 settlements); format in coverage/SCENARIO_FORMAT.md.
+"""
+
+
+# -- synthetic history ------------------------------------------------------------------------
+MAX_HISTORY = 12  # quarters: three years back at most (the growth rates below are per quarter)
+# Per quarter back, the chance that a 4G site was not yet on air, by its area (nearest village).
+_SITE_GROWTH = {"ward": 0.008, "town": 0.015, "commune": 0.03}
+_SITE_GROWTH_MOUNTAIN = 0.045  # rural communes of the northern mountains and the Central Highlands
+_5G_TRIAL_SHARE = 0.15         # 5G sites on air before the commercial launch (Q4 2024)
+_5G_TRIAL_DECLINE = 0.04       # ... fewer by this share per further quarter back
+# Per quarter back, the chance that an operator's fixed network in a village was not yet there.
+_FIBRE_ARRIVAL = {"urban": 0.004, "lowland": 0.012, "city": 0.004, "central_upland": 0.02,
+                  "north_upland": 0.03, "north_west": 0.03, "central_highlands": 0.03}
+_FIBRE_FILL = {True: 0.006, False: 0.015}  # households passed grow by about this share per quarter
+_RELOCATED = 0.004             # share of rural 4G sites moved 2-4 km during the history
+_MOUNTAINS = ("north_west", "central_highlands", "north_upland")
+
+HISTORY_METHOD = (
+    "Earlier quarters are derived from the current one (the demo as of {end}), so that the history "
+    "ends exactly at the demo. Households and villages are the same in every quarter. Each site gets "
+    "a SYNTHETIC commissioning date: going back one quarter removes a 4G site with probability "
+    "{ward:.1%} in wards, {town:.1%} in towns, {rural:.1%} in rural communes and {mountain:.1%} in the "
+    "rural communes of the mountains and highlands (a site removed in a quarter is also absent from "
+    "every earlier one); 5G (commercial launch in October {end_year}) is down to {trial:.0%} of its "
+    "sites (trial sites) in the quarter before, {decline:.0f} percentage points fewer for each further "
+    "quarter. About "
+    "{relocated:.1%} of rural 4G sites were moved 2-4 km at some quarter, so a few villages lose "
+    "coverage too. Fixed networks: an operator's network in a village is absent going back a quarter "
+    "with probability {fibre_urban:.1%} in towns and wards up to {fibre_mountain:.0%} in the mountains, "
+    "and households passed shrink by about {fill_urban:.1%} (urban) or {fill_rural:.1%} (rural) per "
+    "quarter back."
+)
+
+
+def _history_method() -> str:
+    return HISTORY_METHOD.format(
+        end=DEMO_AS_OF, end_year=DEMO_AS_OF[:4], ward=_SITE_GROWTH["ward"], town=_SITE_GROWTH["town"],
+        rural=_SITE_GROWTH["commune"], mountain=_SITE_GROWTH_MOUNTAIN, trial=_5G_TRIAL_SHARE,
+        decline=100 * _5G_TRIAL_DECLINE, relocated=_RELOCATED, fibre_urban=_FIBRE_ARRIVAL["urban"],
+        fibre_mountain=_FIBRE_ARRIVAL["north_west"], fill_urban=_FIBRE_FILL[True], fill_rural=_FIBRE_FILL[False])
+
+
+def quarter_ends(quarters: int, end: str = DEMO_AS_OF) -> list[dt.date]:
+    """The last ``quarters`` quarter-end dates up to ``end`` (a quarter end), oldest first."""
+    last = dt.date.fromisoformat(end)
+    out = []
+    for back in range(quarters - 1, -1, -1):
+        months = last.year * 12 + last.month - 1 - 3 * back
+        year, month = divmod(months, 12)
+        out.append(dt.date(year, month + 1, calendar.monthrange(year, month + 1)[1]))
+    return out
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Random draws fixed per site and per fixed-network row, so that every quarter of one
+    history is consistent (what is on air in a quarter is on air in every later one)."""
+
+    site_u: np.ndarray
+    site_p: np.ndarray          # per-quarter removal chance (4G) or -1 for 5G
+    relocated_at: np.ndarray    # 0: never moved; r: at its old position r or more quarters back
+    old_lon: np.ndarray
+    old_lat: np.ndarray
+    fixed_u: np.ndarray
+    fixed_q: np.ndarray
+    fixed_shrink: np.ndarray
+
+
+def _history_draws(d: _Demo, seed: int) -> _Draws:
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2024,)))
+    v, c = d.villages, d.communes
+    vxy = _xy(v["lon"], v["lat"])
+    sites = d.sites
+    sxy = _xy(sites["lon"], sites["lat"])
+    nearest = shapely.STRtree(shapely.points(vxy)).query_nearest(shapely.points(sxy), all_matches=False)[1]
+    commune = v["commune_index"].to_numpy()[nearest]
+    kind = c["type"].to_numpy()[commune]
+    region = c["region"].to_numpy()[commune]
+    p = pd.Series(kind).map(_SITE_GROWTH).fillna(_SITE_GROWTH["commune"]).to_numpy()
+    rural = kind == "commune"
+    p = np.where(rural & np.isin(region, _MOUNTAINS), _SITE_GROWTH_MOUNTAIN, p)
+    is5g = sites["technology"].to_numpy() == "5G"
+    p = np.where(is5g, -1.0, p)
+    moved = rural & ~is5g & (rng.uniform(size=len(sites)) < _RELOCATED)
+    relocated_at = np.where(moved, rng.integers(1, MAX_HISTORY, len(sites)), 0)
+    angle = rng.uniform(0, 2 * np.pi, len(sites))
+    dist = rng.uniform(2_000, 4_000, len(sites))
+    old_lon, old_lat = _lonlat(sxy + np.column_stack([np.cos(angle), np.sin(angle)]) * dist[:, None])
+
+    f = d.fixed
+    vidx = pd.Index(v["village_id"]).get_indexer(f["village_id"])
+    fcomm = v["commune_index"].to_numpy()[vidx]
+    urban = c["urban"].to_numpy()[fcomm]
+    fregion = c["region"].to_numpy()[fcomm]
+    q = np.where(urban, _FIBRE_ARRIVAL["urban"], pd.Series(fregion).map(_FIBRE_ARRIVAL).to_numpy())
+    shrink = np.where(urban, _FIBRE_FILL[True], _FIBRE_FILL[False]) * rng.uniform(0.5, 1.5, len(f))
+    return _Draws(rng.uniform(size=len(sites)), p, relocated_at, old_lon, old_lat,
+                  rng.uniform(size=len(f)), q, shrink)
+
+
+def _quarter(d: _Demo, draws: _Draws, back: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sites and fixed networks ``back`` quarters before the current one."""
+    sites = d.sites.copy()
+    if back == 0:
+        return sites, d.fixed.copy()
+    u, p = draws.site_u, draws.site_p
+    five = p < 0
+    gone_5g = u >= np.maximum(_5G_TRIAL_SHARE - _5G_TRIAL_DECLINE * (back - 1), 0.0)
+    on_air = np.where(five, ~gone_5g, u >= p * back)
+    moved = (draws.relocated_at > 0) & (back >= draws.relocated_at)
+    on_air |= draws.relocated_at > 0  # a moved site was on air throughout, at one place or the other
+    sites.loc[moved, "lon"] = draws.old_lon[moved]
+    sites.loc[moved, "lat"] = draws.old_lat[moved]
+    sites = sites[on_air].reset_index(drop=True)
+
+    fixed = d.fixed.copy()
+    there = draws.fixed_u >= draws.fixed_q * back
+    factor = np.clip(1.0 - draws.fixed_shrink * back, 0.2, 1.0)
+    passed = np.maximum(np.floor(fixed["households_passed"].to_numpy() * factor), 1).astype(np.int64)
+    fixed["households_passed"] = passed
+    return sites, fixed[there].reset_index(drop=True)
+
+
+def _quarter_stats(d: _Demo, sites: pd.DataFrame, fixed: pd.DataFrame) -> dict:
+    v = d.villages
+    vhh = v["households"].to_numpy()
+    four = sites["technology"].to_numpy() == "4G"
+    covered = _covered(_xy(v["lon"], v["lat"]), _xy(sites["lon"][four], sites["lat"][four]),
+                       sites["radius_m"].to_numpy(float)[four])
+    passed = v["village_id"].map(fixed.groupby("village_id")["households_passed"].max()).fillna(0).to_numpy()
+    return {
+        **_summary(d.communes, v, sites),
+        "villages_without_4g": int(((vhh > 0) & ~covered).sum()),
+        "villages_without_fibre": int(((vhh > 0) & (passed == 0)).sum()),
+        "village_households_passed_by_fibre": round(float(passed.sum() / max(vhh.sum(), 1)), 4),
+    }
+
+
+def write_history(out: Path, quarters: int = 5, seed: int = 42, data_dir: Path | None = None,
+                  only: set[dt.date] | None = None) -> list[tuple[dt.date, Path]]:
+    """Write a SYNTHETIC quarterly history of the demo: ``quarters`` scenario folders
+    ``out/<as-of>/`` ending with the current demo quarter (identical to :func:`write_demo`'s),
+    oldest first; ``only`` limits which quarters are written. Returns (as-of, folder) pairs.
+
+    How earlier quarters are derived is stated in :data:`HISTORY_METHOD` and in each quarter's
+    ``scenario.toml`` (``[history]``); every folder is marked synthetic.
+    """
+    if not 1 <= quarters <= MAX_HISTORY + 1:
+        raise DemoError(f"a demo history has 1 to {MAX_HISTORY + 1} quarters, not {quarters}")
+    out = Path(out)
+    dates = quarter_ends(quarters)
+    wanted = [day for day in dates if only is None or day in only]
+    if not wanted:
+        return []
+    for day in wanted:
+        _check_replaceable(out / day.isoformat())
+    d = _generate(seed, data_dir)
+    draws = _history_draws(d, seed)
+    base = _base_files(d)
+    written = []
+    for day in wanted:
+        back = len(dates) - 1 - dates.index(day)
+        sites, fixed = _quarter(d, draws, back)
+        files = dict(base)
+        files["sites.csv"], files["fixed.csv"] = _csv(sites), _csv(fixed)
+        if back == 0:
+            files["scenario.toml"] = _scenario_toml(seed, d.units_source, d.stats)
+            files["README.txt"] = _readme(seed, d.units_source, d.stats)
+        else:
+            stats = _quarter_stats(d, sites, fixed)
+            history = {"quarter": day.isoformat(), "quarters_before_current": back, "current": DEMO_AS_OF,
+                       "method": _history_method()}
+            files["scenario.toml"] = _scenario_toml(seed, d.units_source, stats, as_of=day.isoformat(),
+                                                    history=history)
+            files["README.txt"] = _history_readme(seed, day, back, stats)
+        written.append((day, _write_atomically(out / day.isoformat(), files)))
+    return written
+
+
+def _history_readme(seed: int, day: dt.date, back: int, stats: dict) -> str:
+    per_op = "\n".join(f"  {k}: {v:,}" for k, v in stats["sites_by_operator_technology"].items())
+    return f"""\
+SYNTHETIC DEMO SCENARIO - NOT REAL DATA - EARLIER QUARTER ({day.isoformat()})
+==========================================================================
+
+One quarter of the synthetic history of the demo (seed {seed}): {back} quarter(s) before the current
+demo quarter ({DEMO_AS_OF}). Households and villages are those of the demo; sites and fixed
+networks are the demo's, thinned out as below. Nothing here describes reality.
+
+How it was derived
+------------------
+{textwrap.fill(_history_method(), width=96)}
+
+Figures measured on these files
+-------------------------------
+sites: {stats['sites']:,}
+{per_op}
+villages without 4G signal: {stats['villages_without_4g']:,}
+villages without any fibre: {stats['villages_without_fibre']:,}
+village households passed by fibre: {stats['village_households_passed_by_fibre']:.1%}
 """
 
 

@@ -79,6 +79,25 @@ def challenge_store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) ->
 
 
 @pytest.fixture(scope="session")
+def demo_history(demo_store: Path) -> dict:
+    """The demo's SYNTHETIC quarterly history, built once per session the way the app builds it:
+    lazily, on the first visit of the progress page (AppTest). Returns what that first visit
+    showed (status labels and written steps) and the series' snapshots."""
+    from streamlit.testing.v1 import AppTest
+
+    from app import data as app_data
+    from coverage import snapshots, store
+
+    os.environ.pop(app_data.STORE_ENV, None)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=900).run()
+    at = at.sidebar.radio(key="view").set_value("progress").run()
+    assert not at.exception, [e.message for e in at.exception]
+    series = snapshots.series_of(store.read_manifest(demo_store))
+    return {"status": [s.label for s in at.status], "steps": [m.value for s in at.status for m in s.markdown],
+            "series": series, "snapshots": snapshots.list_snapshots(series)}
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[_postgres.Server]:
     """A real PostgreSQL server on 127.0.0.1 for the whole run (see ``tests/_postgres.py``)."""
     server = _postgres.start()

@@ -363,3 +363,35 @@ def test_operator_download_is_a_readable_geopackage(session: Session, demo_store
     expected = int((~villages["cov__any__all"] & (villages["province_63"] == code)).sum())
     assert len(gdf) == expected > 0
     assert gdf.crs.to_epsg() == 4326
+
+
+def test_progress_page_draws_the_charts_and_the_changes_map(session: Session, demo_history: dict) -> None:
+    """The progress page on the demo's synthetic history: both charts drawn (ink on their
+    canvases), the synthetic label, and the what-changed map of the provinces."""
+    session.page.goto(session.url)
+    session.map_frame(min_paths=30)
+    session.wait_idle()
+    session.sidebar_option("Tiến độ theo thời gian")
+    session.wait_text("Tiến độ qua các kỳ số liệu")
+    session.wait_text("Chuỗi số liệu minh hoạ (tổng hợp)")
+    charts = session.page.locator('[data-testid="stVegaLiteChart"]')
+    charts.nth(1).wait_for(timeout=60_000)
+    assert charts.count() == 2
+    # Vega draws SVG: count the drawn marks (line paths with a shape, rules) of each chart
+    marks = """(el) => ({
+        lines: Array.from(el.querySelectorAll('g.mark-line path')).filter(p => (p.getAttribute('d') || '').length > 20).length,
+        points: el.querySelectorAll('g.mark-symbol path').length,
+        rules: el.querySelectorAll('g.mark-rule.role-mark line').length })"""
+    deadline = time.monotonic() + 30
+    drawn = [charts.nth(i).evaluate(marks) for i in range(2)]
+    while time.monotonic() < deadline and min(d["lines"] for d in drawn) < 2:
+        session.page.wait_for_timeout(300)
+        drawn = [charts.nth(i).evaluate(marks) for i in range(2)]
+    n = len(demo_history["snapshots"])
+    for d in drawn:  # the observed line with a point per snapshot, the projection, target and deadline rules
+        assert d["lines"] >= 2 and d["points"] == n and d["rules"] >= 2, drawn
+    frame = session.map_frame(min_paths=63)
+    assert frame.locator("path.leaflet-interactive").count() == 63
+    session.page.wait_for_timeout(1000)
+    path = session.shot("progress_vi.png")
+    _record(progress_chart_marks=drawn, progress_screenshot=str(path.relative_to(ROOT)))
