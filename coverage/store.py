@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from coverage import dasymetric, engine
+from coverage._tables import TABLE_SUFFIXES
 from coverage.scenario import Scenario, load_scenario
 from geodata import boundaries
 from geodata.errors import DataFileError
@@ -104,8 +105,10 @@ def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry
 def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str, list[dict]]:
     """Which inputs (with provenance and as-of date) feed each layer."""
     declared = {s.get("file"): s for s in scenario.meta.get("sources", [])}
+    tables = {Path(f).stem: f for f in scenario.hashes if "/" not in f and Path(f).suffix in TABLE_SUFFIXES}
 
     def _src(file: str, default: str) -> dict:
+        file = tables.get(Path(file).stem, file)  # sites.xlsx as well as sites.csv
         entry = declared.get(file, {})
         return {"file": file, "provenance": entry.get("provenance", default), "as_of": str(entry.get("as_of", ""))}
 
