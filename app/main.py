@@ -10,9 +10,11 @@ import streamlit as st
 
 from app import data, fmt, layout, state
 from app.i18n import tr
+from app.views import data as data_view
 from app.views import national, operator, province
 
-_VIEWS = {"national": national.render, "province": province.render, "operator": operator.render}
+_VIEWS = {"national": national.render, "province": province.render, "operator": operator.render,
+          "data": data_view.render}
 
 
 def run() -> None:

@@ -17,7 +17,7 @@ from app import metrics
 from app.data import StoreRef
 from app.i18n import DEFAULT_LANG, LANGS, tr
 
-VIEWS = ("national", "province", "operator")
+VIEWS = ("national", "province", "operator", "data")
 SCHEMES = ("63", "34")
 _NAV = "_nav"
 
@@ -53,7 +53,7 @@ def apply_navigation() -> None:
 
 
 PERSISTENT = ("lang", "view", "scheme", "indicator", "target", "tech", "op", "province", "show_covered",
-              "show_sites", "op_provinces", "op_tech", "op_operator", "op_layer", "op_format")
+              "show_sites", "op_provinces", "op_tech", "op_operator", "op_layer", "op_format", "data_kind")
 
 
 def persist() -> None:

@@ -183,7 +183,7 @@ def import_file(scenario: Path | str, file: Path | str, kind: str, *, entry: dic
     say(f"checking {source_name} as {kind}")
     report = validate_file(file, kind, registry, crs=entry.get("crs"),
                            scenario=scenario if kind in ("villages", "fixed") else None)
-    _shown_as(report, str(file), source_name)
+    report.shown_as(str(file), source_name)
     if not report.ok:
         return ImportResult(report, steps=steps)
     with _locked(scenario):
@@ -420,20 +420,11 @@ def _build(target: Path, store: Path, data_dir: Path | str | None, say: Progress
     return store_module.build(target, store, data_dir=data_dir, progress=say)
 
 
-def _shown_as(report: ValidationReport, path: str, name: str) -> ValidationReport:
-    """The report with ``path`` (a temporary upload, a version folder) shown as ``name``."""
-    report.path = report.path.replace(path, name)
-    report.message = report.message.replace(path, name)
-    report.problems = [p.replace(path, name) for p in report.problems]
-    report.warnings = [w.replace(path, name) for w in report.warnings]
-    return report
-
-
 def _refusal(exc: DataFileError, kind: str, target: Path, scenario: Path) -> ValidationReport:
     """A whole-scenario problem as a report, with the version's paths shown as the scenario's."""
     report = ValidationReport(exc.path, kind, ok=False, message=str(exc).split("\n", 1)[0],
                               problems=list(exc.problems))
-    return _shown_as(report, str(target), str(scenario))
+    return report.shown_as(str(target), str(scenario))
 
 
 def _discard(path: Path, created_versions: Path | None) -> None:

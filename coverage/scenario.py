@@ -557,6 +557,14 @@ class ValidationReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def shown_as(self, path: str, name: str) -> ValidationReport:
+        """The report with ``path`` (a temporary upload, a version folder) written as ``name``."""
+        self.path = self.path.replace(path, name)
+        self.message = self.message.replace(path, name)
+        self.problems = [p.replace(path, name) for p in self.problems]
+        self.warnings = [w.replace(path, name) for w in self.warnings]
+        return self
+
     def table(self) -> list[dict[str, str]]:
         """Every problem as a row: file, where (row, feature, cell or entry), field and message."""
         file = Path(self.path).name
