@@ -195,3 +195,22 @@ def test_every_text_of_the_page_is_translated() -> None:
     assert len(keys) > 40
     missing = sorted(k for k in keys if k not in i18n.TEXTS)
     assert not missing, missing
+
+
+def test_demo_with_imports_is_rebuilt_not_rewritten(private_demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the app must rebuild its demo store (e.g. a new reference data folder), a demo
+    scenario with imported versions is built as it is, never replaced by a fresh demo."""
+    scenario = app_data.demo_scenario_dir()
+    if not imports.is_versioned(scenario):
+        sites = _sites_csv(scenario).head(50)
+        path = private_demo.parent / "few_sites.csv"
+        sites.to_csv(path, index=False)
+        assert imports.import_file(scenario, path, "sites").ok
+    kept = (scenario / "sites.csv").read_bytes()
+    versions = [v.number for v in imports.versions(scenario)]
+    monkeypatch.setattr(app_data, "ready_store", lambda: None)
+    monkeypatch.setattr(app_data.demo, "write_demo", lambda *a, **k: pytest.fail("the demo was rewritten"))
+    steps: list[str] = []
+    path = app_data.build_demo_store(progress=steps.append)
+    assert (scenario / "sites.csv").read_bytes() == kept and [v.number for v in imports.versions(scenario)] == versions
+    assert store.read_manifest(path)["scenario"]["folder"] == str(scenario.resolve()) and steps

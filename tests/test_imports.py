@@ -305,3 +305,14 @@ def test_report_table_names_row_and_field() -> None:
                                "message": "must be more than 0"}]
     single = ValidationReport("/x/sites.csv", "sites", ok=False, message="/x/sites.csv: is empty (0 bytes)")
     assert single.table()[0]["message"].endswith("is empty (0 bytes)")
+
+
+def test_the_demo_never_overwrites_a_scenario_with_imports(work) -> None:
+    from coverage.demo import DemoError, write_demo
+
+    lon, lat = _village(work, 0)
+    assert imports.import_file(work / "scn", _sites(work, [("S9", "Viettel", "5G", lon, lat, 300)]), "sites").ok
+    before = _tree(work)
+    with pytest.raises(DemoError, match="imported versions"):
+        write_demo(work / "scn")
+    assert _tree(work) == before
