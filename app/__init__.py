@@ -7,5 +7,6 @@
 Modules: ``main`` (page flow), ``data`` (store and cached loading), ``metrics`` (figures, pure
 pandas), ``maps`` (offline folium layers), ``state`` (session choices, navigation), ``layout``
 (sidebar, banners, sources, tables), ``i18n`` (all texts, vi/en), ``fmt`` (numbers per
-language), ``views/`` (national, province, operator pages), ``cli`` (the command line).
+language), ``jobs`` (imports run in the background), ``views/`` (national, province, operator
+and data pages), ``cli`` (the command line).
 """

@@ -23,6 +23,8 @@ db_app = typer.Typer(help="The database of snapshots, challenges and the audit l
 app.add_typer(db_app, name="db")
 users_app = typer.Typer(help="Users who sign in to the app, and their roles.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+scenario_app = typer.Typer(help="Scenario folders: the versions imports made.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
 
 _err = Console(stderr=True)
 
@@ -288,6 +290,7 @@ class ValidateKind(str, Enum):
     footprint = "footprint"
     opencellid = "opencellid"
     ookla = "ookla"
+    population = "population"
 
 
 @app.command()
@@ -669,6 +672,90 @@ def snapshot_remove(
             snapshot_id = snapshots.find(series, as_of, engine=engine).id
         snap = snapshots.remove(snapshot_id, actor="vnbb snapshot remove", engine=engine)
     print(f"removed {snap.id}\t{snap.series}\t{snap.as_of}")
+
+
+class ImportKind(str, Enum):
+    sites = "sites"
+    villages = "villages"
+    households = "households"
+    fixed = "fixed"
+    coverage_raster = "coverage-raster"
+    footprint = "footprint"
+    opencellid = "opencellid"
+    ookla = "ookla"
+    population = "population"
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="The file to import (as for `vnbb validate`).")],
+    kind: Annotated[ImportKind, typer.Option(help="What the file holds (the input it replaces).")],
+    scenario: Annotated[Path, typer.Option(help="Scenario folder to add a version to.")],
+    store: Annotated[Optional[Path], typer.Option(help="Results store to rebuild from the new version before "
+                                                       "switching to it.")] = None,
+    provenance: Annotated[Optional[str], typer.Option(help="official, declared, modelled, measured or synthetic "
+                                                           "(default: the kind's usual one).")] = None,
+    as_of: Annotated[Optional[str], typer.Option(help="Date of the data, YYYY-MM-DD (required for coverage "
+                                                      "layers and the population raster).")] = None,
+    citation: Annotated[Optional[str], typer.Option(help="Where the data come from (shown with the results).")] = None,
+    operator: Annotated[Optional[str], typer.Option(help="Coverage layers: the operator (replaces that operator's "
+                                                         "layer of the same kind and technology).")] = None,
+    technology: Annotated[Optional[str], typer.Option(help="Coverage layers: 4G, 5G or fixed.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(
+        help="coverage-raster: covered where value >= threshold.")] = None,
+    crs: Annotated[Optional[str], typer.Option(help="footprint: CRS of a file that declares none.")] = None,
+    min_download_mbps: Annotated[Optional[float], typer.Option(help="ookla: average download needed (Mb/s).")] = None,
+    min_tests: Annotated[Optional[int], typer.Option(help="ookla: tests a tile needs (default 1).")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Validate a file and add it to a scenario as a new version; exit 1 when refused.
+
+    The earlier versions are kept (`vnbb scenario versions`). With --store the results are rebuilt
+    from the new version before the scenario switches to it; a refused file or a failed build
+    changes nothing."""
+    from coverage.imports import import_file
+
+    entry = {"provenance": provenance, "as_of": as_of, "citation": citation, "operator": operator,
+             "technology": technology, "threshold": threshold, "crs": crs, "min_download_mbps": min_download_mbps,
+             "min_tests": min_tests}
+    entry = {k: v for k, v in entry.items() if v is not None}
+    with _user_errors():
+        with _err.status("importing…") as status:
+            result = import_file(scenario, file, kind.value, entry=entry, store=store, data_dir=data_dir,
+                                 progress=lambda msg: status.update(msg))
+    print(result.report.text())
+    if not result.ok:
+        _err.print("refused: the scenario and the store are unchanged", highlight=False)
+        raise typer.Exit(1)
+    if result.unchanged:
+        print(f"{scenario}: unchanged (the file is identical to the current input)")
+        return
+    version = result.version
+    print(f"{scenario}: version {version.number}, {version.file} sha256 {version.sha256}")
+    if result.store is not None:
+        print(f"{result.store}: rebuilt")
+
+
+@scenario_app.command("versions")
+def scenario_versions(
+    scenario: Annotated[Path, typer.Argument(help="Scenario folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List the versions of a scenario (the current one marked *): number, time, the input each
+    import changed and its SHA-256."""
+    from coverage.imports import versions
+
+    found = versions(scenario)
+    if not found:
+        _err.print(f"{scenario}: no imports yet (a plain scenario folder)", highlight=False)
+        return
+    for v in found:
+        if as_json:
+            print(json.dumps({"number": v.number, "created_at": v.created_at, "kind": v.kind, "file": v.file,
+                              "sha256": v.sha256, "source": v.source, "current": v.current,
+                              "path": str(v.path), "store": v.store, "built_at": v.built_at}, ensure_ascii=False))
+        else:
+            print(v.describe())
 
 
 def main() -> None:

@@ -12,20 +12,29 @@ once into the user's cache folder and reused afterwards.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import shutil
+import tempfile
 import threading
-from pathlib import Path
-from typing import NamedTuple
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 import streamlit as st
+from streamlit import config as st_config
 
 from app import metrics
-from coverage import demo, store
+from coverage import demo, imports, store
+from coverage.scenario import ValidationReport, validate_file
+from geodata import load_registry
+from geodata._archive import max_bytes
 from geodata.errors import VnbbError
 from geodata.settings import cache_dir, data_dir
 
@@ -47,6 +56,58 @@ class StoreProblem(VnbbError):
 def demo_store_dir() -> Path:
     """Where the app keeps the demo results it builds for itself."""
     return cache_dir() / "app" / "demo-store"
+
+
+def demo_scenario_dir() -> Path:
+    """Where the app writes the demo scenario (files imported on the data page go there too)."""
+    return cache_dir() / "app" / "demo-scenario"
+
+
+def scenario_of(manifest: dict) -> Path | None:
+    """The scenario files are imported into: the demo scenario for the app's own demo store,
+    else the one the store was built from (the scenario itself, not the version folder its
+    manifest records); None when that is gone or not a scenario."""
+    if configured_store() is None:
+        path = demo_scenario_dir()
+    else:
+        folder = manifest.get("scenario", {}).get("folder")
+        if not folder:
+            return None
+        path = imports.scenario_of(folder)
+    return path if (path / "scenario.toml").is_file() else None
+
+
+def upload_limit_mb() -> int:
+    """Largest upload in MB: ``VNBB_MAX_INPUT_MB`` (the limit `vnbb validate` and `vnbb build`
+    apply), and never more than the server accepts (``server.maxUploadSize``)."""
+    server = int(st_config.get_option("server.maxUploadSize"))
+    return max(1, min(server, math.ceil(max_bytes() / 2**20)))
+
+
+def save_upload(name: str, content: BinaryIO) -> Path:
+    """An uploaded file on disk under its own name (in a folder of its own, which the import
+    job removes); uploads older than a day, left by refused files, are removed first."""
+    root = cache_dir() / "uploads"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        if time.time() - old.stat().st_mtime > 86_400:
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+    safe = re.sub(r"[^\w.\- ]", "_", Path(name).name).strip(". ") or "upload"
+    path = folder / safe
+    with open(path, "wb") as out:
+        shutil.copyfileobj(content, out, 1 << 20)
+    return path
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def validate_upload(path: str, kind: str, crs: str | None, scenario: str, version: str) -> ValidationReport:
+    """The validation report of an uploaded file (cached per file, kind, stated CRS and scenario
+    version: villages and fixed tables are checked against the scenario's tables)."""
+    del version  # cache key only
+    report = validate_file(path, kind, load_registry(data_dir()), crs=crs or None,
+                           scenario=scenario if kind in ("villages", "fixed") else None)
+    return report.shown_as(path, Path(path).name)
 
 
 def configured_store() -> Path | None:
@@ -90,9 +151,10 @@ def build_demo_store(progress: Callable[[str], None] | None = None) -> Path:
         if ready is not None:
             return ready
         folder = data_dir()
-        scenario = cache_dir() / "app" / "demo-scenario"
-        say("demo scenario")
-        demo.write_demo(scenario, seed=42, data_dir=folder)
+        scenario = demo_scenario_dir()
+        if not imports.is_versioned(scenario):  # files imported into the demo are never overwritten
+            say("demo scenario")
+            demo.write_demo(scenario, seed=42, data_dir=folder)
         path = store.build(scenario, demo_store_dir(), data_dir=folder, progress=say, force=True)
         register_demo_snapshot(path)
         return path

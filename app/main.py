@@ -11,9 +11,10 @@ import streamlit as st
 from app import data, fmt, layout, state
 from app.i18n import tr
 from app.views import challenges, national, operator, progress, province
+from app.views import data as data_view
 
 _VIEWS = {"national": national.render, "province": province.render, "operator": operator.render,
-          "progress": progress.render, "challenges": challenges.render}
+          "progress": progress.render, "challenges": challenges.render, "data": data_view.render}
 
 
 def run() -> None:

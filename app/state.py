@@ -17,7 +17,7 @@ from app import metrics
 from app.data import StoreRef
 from app.i18n import DEFAULT_LANG, LANGS, tr
 
-VIEWS = ("national", "province", "operator", "progress", "challenges")
+VIEWS = ("national", "province", "operator", "progress", "challenges", "data")
 SCHEMES = ("63", "34")
 _NAV = "_nav"
 
@@ -54,7 +54,8 @@ def apply_navigation() -> None:
 
 PERSISTENT = ("lang", "view", "scheme", "indicator", "target", "tech", "op", "province", "show_covered",
               "show_sites", "op_provinces", "op_tech", "op_operator", "op_layer", "op_format",
-              "ch_name", "ch_org", "pg_series", "pg_area", "pg_tech", "pg_op", "pg_target", "pg_from", "pg_to")
+              "ch_name", "ch_org", "pg_series", "pg_area", "pg_tech", "pg_op", "pg_target", "pg_from", "pg_to",
+              "data_kind")
 
 
 def persist() -> None:

@@ -9,7 +9,9 @@
 * **Ookla open data** performance tiles (Parquet with ``quadkey, tile, avg_d_kbps, avg_u_kbps,
   avg_lat_ms, tests, devices``, or the Shapefile release): zoom-16 tiles whose average download
   speed reaches a stated threshold are the footprint; the layer is ``measured``. The open data
-  mixes all operators, so the layer's operator is whatever the entry states.
+  mixes all operators, so the layer's operator is whatever the entry states. A global Parquet
+  file is read for Vietnam only: the three columns used, and only the row groups whose quadkeys
+  (or tile centres, ``tile_x``/``tile_y``) can fall in Vietnam's box.
 """
 
 from __future__ import annotations
@@ -172,72 +174,145 @@ def opencellid_footprints(path: Path, registry: Registry, entry: dict, limit: in
 
 
 def _quadkey_tiles(keys: pd.Series) -> np.ndarray:
-    """Polygons (EPSG:4326) of web-mercator tiles given as quadkeys."""
-    out = []
-    for key in keys:
-        x = y = 0
-        for ch in key:
-            d = int(ch)
-            x, y = (x << 1) | (d & 1), (y << 1) | (d >> 1)
-        n = 2 ** len(key)
+    """Polygons (EPSG:4326) of web-mercator tiles given as quadkeys (vectorised per zoom level);
+    a key that is not a quadkey (digits 0 to 3) gives a missing geometry."""
+    keys = np.asarray(pd.Series(keys, dtype=object).astype(str), dtype=str)
+    out = np.full(len(keys), None, dtype=object)
+    lengths = np.char.str_len(keys) if len(keys) else np.zeros(0, dtype=int)
+    for z in np.unique(lengths):
+        if z == 0:
+            continue
+        idx = np.flatnonzero(lengths == z)
+        raw = np.char.encode(keys[idx], "ascii", "replace").astype(f"S{z}")
+        digits = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(-1, z).astype(np.int64) - ord("0")
+        valid = ((digits >= 0) & (digits <= 3)).all(axis=1)
+        weights = 1 << np.arange(z - 1, -1, -1, dtype=np.int64)
+        x = ((digits & 1) * weights).sum(axis=1)
+        y = ((digits >> 1) * weights).sum(axis=1)
+        n = float(2 ** z)
 
-        def _lat(t: int) -> float:
-            return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * t / n))))
+        def _lat(t: np.ndarray) -> np.ndarray:
+            return np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * t / n))))
 
-        out.append(shapely.box(x / n * 360 - 180, _lat(y + 1), (x + 1) / n * 360 - 180, _lat(y)))
-    return np.array(out, dtype=object)
+        boxes = shapely.box(x / n * 360 - 180, _lat(y + 1), (x + 1) / n * 360 - 180, _lat(y))
+        out[idx[valid]] = boxes[valid]
+    return out
+
+
+def _quadkey_ranges(box: tuple[float, float, float, float], zoom: int) -> list[tuple[str, str | None]]:
+    """Lexicographic ranges [lo, hi) of the quadkeys of every tile inside the zoom-``zoom`` tiles
+    that meet ``box`` (lon/lat): a file sorted by quadkey is then read only where they lie."""
+    n = 2 ** zoom
+
+    def _x(lon: float) -> int:
+        return min(n - 1, max(0, int((lon + 180) / 360 * n)))
+
+    def _y(lat: float) -> int:
+        return min(n - 1, max(0, int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)))
+
+    x0, y0, x1, y1 = box
+    ranges = []
+    for y in range(_y(y1), _y(y0) + 1):
+        row = ["".join(str(((x >> i) & 1) | (((y >> i) & 1) << 1)) for i in range(zoom - 1, -1, -1))
+               for x in range(_x(x0), _x(x1) + 1)]
+        for key in row:  # neighbours in x are not neighbours in quadkey order: one range each
+            stem = key.rstrip("3")
+            ranges.append((key, stem[:-1] + str(int(stem[-1]) + 1) if stem else None))
+    return ranges
+
+
+_OOKLA_USED = ("avg_d_kbps", "tests")
+
+
+def _ookla_parquet(path: Path) -> pd.DataFrame:
+    """The columns the footprint uses, and where the file allows it only the rows over Vietnam's
+    box: a filter on the tile centre (``tile_x``, ``tile_y``) or on quadkey ranges, which Parquet
+    row-group statistics turn into skipping the rest of the world (Ookla's files are sorted by
+    quadkey). A national layer is read from a global file without holding the world in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataFileError(path, f"cannot be read as Parquet ({exc}): is it truncated? Download it again.") from exc
+    names = set(schema.names)
+    missing = [c for c in _OOKLA_USED if c not in names]
+    if "quadkey" not in names and "tile" not in names:
+        missing.append("tile or quadkey")
+    if missing:
+        raise DataFileError(path, f"lacks the Ookla column(s) {', '.join(missing)}; found {', '.join(schema.names)}.")
+    shape = "quadkey" if "quadkey" in names else "tile"  # quadkeys are 16 bytes, WKT ten times that
+    x0, y0, x1, y1 = _VN_BBOX
+    filters = None
+    if {"tile_x", "tile_y"} <= names and all(pa.types.is_floating(schema.field(c).type) for c in ("tile_x", "tile_y")):
+        filters = [("tile_x", ">=", x0), ("tile_x", "<=", x1), ("tile_y", ">=", y0), ("tile_y", "<=", y1)]
+    elif shape == "quadkey" and (pa.types.is_string(schema.field("quadkey").type)
+                                 or pa.types.is_large_string(schema.field("quadkey").type)):
+        filters = [[("quadkey", ">=", lo)] + ([("quadkey", "<", hi)] if hi else [])
+                   for lo, hi in _quadkey_ranges(_VN_BBOX, 7)]
+    try:
+        table = pq.read_table(path, columns=[*_OOKLA_USED, shape], filters=filters)
+    except Exception as exc:  # noqa: BLE001 - as above
+        raise DataFileError(path, f"cannot be read as Parquet ({exc}): is it truncated? Download it again.") from exc
+    return table.to_pandas()
 
 
 def read_ookla(path: Path, limit: int | None = None) -> gpd.GeoDataFrame:
-    """Ookla performance tiles over Vietnam, checked: Parquet (``tile`` WKT or ``quadkey``) or a vector file."""
+    """Ookla performance tiles over Vietnam, checked: Parquet (``tile`` WKT or ``quadkey``) or a vector file.
+
+    Only tiles whose centre lies in Vietnam's box are kept and checked (with tiles whose shape is
+    unreadable); problems name a tile by its position among those and by its quadkey when the
+    file has one.
+    """
     path = check_file(path, limit)
     if path.suffix.lower() == ".parquet":
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for a corrupt file
-            raise DataFileError(path, f"cannot be read as Parquet ({exc}): is it truncated? Download it "
-                                      "again.") from exc
-        geoms = None
-    else:
-        gdf = read_vector(path, limit=limit)
-        df, geoms = pd.DataFrame(gdf.drop(columns="geometry")), gdf.geometry.to_numpy()
-    missing = [c for c in ("avg_d_kbps", "tests") if c not in df.columns]
-    if geoms is None and "tile" not in df.columns and "quadkey" not in df.columns:
-        missing.append("tile or quadkey")
-    if missing:
-        raise DataFileError(path, f"lacks the Ookla column(s) {', '.join(missing)}; found {', '.join(df.columns)}.")
-    if len(df) == 0:
-        raise DataFileError(path, "has no tiles.")
-    df = df.reset_index(drop=True)
-    problems: list[str] = []
-    total = 0
-    for col in ("avg_d_kbps", "tests"):
-        raw = df[col].astype(str)
-        vals = numbers(raw, "float")
-        bad = np.flatnonzero((vals.isna() | (vals < 0)).to_numpy())
-        total += len(bad)
-        problems += [f"tile {i + 1}, field {col}: {raw.iloc[i]!r} is not a number 0 or more" for i in bad[:50]]
-        df[col] = vals
-    if geoms is None:
+        df = _ookla_parquet(path)
+        if len(df) == 0:
+            raise DataFileError(path, "has no tile over Vietnam.")
         if "tile" in df.columns:
             try:
                 geoms = shapely.from_wkt(df["tile"].astype(str).to_numpy(), on_invalid="ignore")
             except shapely.errors.ShapelyError as exc:
                 raise DataFileError(path, f"has tiles that are not WKT polygons ({exc}).") from exc
+            field, what = "tile", "polygon"
         else:
-            geoms = _quadkey_tiles(df["quadkey"].astype(str))
-        empty = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        total += len(empty)
-        problems += [f"tile {i + 1}, field tile: not a polygon" for i in empty[:50]]
-    _raise(path, problems, total, "Download the tiles again.")
-    out = gpd.GeoDataFrame(df, geometry=geoms, crs=DISPLAY_CRS)
-    c = shapely.centroid(out.geometry.to_numpy())
-    x, y = shapely.get_x(c), shapely.get_y(c)
+            geoms, field, what = _quadkey_tiles(df["quadkey"]), "quadkey", "quadkey"
+    else:
+        gdf = read_vector(path, limit=limit)
+        df, geoms = pd.DataFrame(gdf.drop(columns="geometry")), gdf.geometry.to_numpy()
+        field, what = "geometry", "polygon"
+        missing = [c for c in _OOKLA_USED if c not in df.columns]
+        if missing:
+            raise DataFileError(path, f"lacks the Ookla column(s) {', '.join(missing)}; found "
+                                      f"{', '.join(df.columns)}.")
+        if len(df) == 0:
+            raise DataFileError(path, "has no tiles.")
+    unreadable = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    centre = shapely.centroid(geoms)
+    x, y = shapely.get_x(centre), shapely.get_y(centre)
     x0, y0, x1, y1 = _VN_BBOX
-    out = out[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)].reset_index(drop=True)
-    if len(out) == 0:
+    with np.errstate(invalid="ignore"):
+        keep = unreadable | ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    df, geoms, unreadable = df.loc[keep].reset_index(drop=True), geoms[keep], unreadable[keep]
+    named = (lambda i: f" (quadkey {df['quadkey'].iloc[i]})") if "quadkey" in df.columns else (lambda i: "")
+    problems: list[str] = []
+    total = 0
+    for col in _OOKLA_USED:
+        raw = df[col].astype(str)
+        vals = numbers(raw, "float")
+        bad = np.flatnonzero((vals.isna() | (vals < 0)).to_numpy())
+        total += len(bad)
+        problems += [f"tile {i + 1}, field {col}: {raw.iloc[i]!r} is not a number 0 or more{named(i)}"
+                     for i in bad[:50]]
+        df[col] = vals
+    empty = np.flatnonzero(unreadable)
+    total += len(empty)
+    problems += [f"tile {i + 1}, field {field}: not a {what}{named(i)}" for i in empty[:50]]
+    _raise(path, problems, total, "Download the tiles again.")
+    if len(df) == 0:
         raise DataFileError(path, "has no tile over Vietnam.")
-    return out
+    return gpd.GeoDataFrame(df[list(_OOKLA_USED)], geometry=geoms, crs=DISPLAY_CRS)
 
 
 def ookla_footprint(path: Path, entry: dict, limit: int | None = None) -> tuple[Footprint, list[str]]:

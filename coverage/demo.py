@@ -1044,6 +1044,9 @@ def _is_replaceable(out: Path) -> bool:
 
 
 def _check_replaceable(out: Path) -> None:
+    if out.is_symlink():  # a scenario with imported versions (coverage.imports): never overwritten
+        raise DemoError(f"{out} is a scenario with imported versions ({out.resolve().parent}); "
+                        "choose another folder for the demo.")
     if out.exists() and not _is_replaceable(out):
         raise DemoError(f"{out} exists and is not an earlier synthetic scenario; "
                         "choose another folder or remove it first.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import tomllib
 import warnings
 from dataclasses import dataclass, field
@@ -527,7 +528,20 @@ def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
 
 
 VALIDATE_KINDS = ("households", "villages", "sites", "fixed", "coverage-raster", "boundaries", "footprint",
-                  "opencellid", "ookla")
+                  "opencellid", "ookla", "population")
+_LOCATION = re.compile(r"^(?P<where>(?:rows? |feature |cell at row |member |sheet |\[\[coverage\]\] entry "
+                       r"|\[population\]).*?)(?:, fields? (?P<field>[^:,]+?))?: (?P<message>.*)$", re.S)
+
+
+def problem_parts(text: str) -> tuple[str, str, str]:
+    """(where, field, message) of one problem line: "row 3, field lon: ..." gives ("row 3", "lon", "...").
+
+    Lines that name no place give ("", "", text).
+    """
+    m = _LOCATION.match(text)
+    if not m:
+        return "", "", text
+    return m["where"].strip(), (m["field"] or "").strip(), m["message"].strip()
 
 
 @dataclass
@@ -542,6 +556,25 @@ class ValidationReport:
     message: str = ""
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def shown_as(self, path: str, name: str) -> ValidationReport:
+        """The report with ``path`` (a temporary upload, a version folder) written as ``name``."""
+        self.path = self.path.replace(path, name)
+        self.message = self.message.replace(path, name)
+        self.problems = [p.replace(path, name) for p in self.problems]
+        self.warnings = [w.replace(path, name) for w in self.warnings]
+        return self
+
+    def table(self) -> list[dict[str, str]]:
+        """Every problem as a row: file, where (row, feature, cell or entry), field and message."""
+        file = Path(self.path).name
+        if not self.problems:
+            return [{"file": file, "where": "", "field": "", "message": self.message}] if not self.ok else []
+        rows = []
+        for text in self.problems:
+            where, fld, message = problem_parts(text)
+            rows.append({"file": file, "where": where, "field": fld, "message": message})
+        return rows
 
     def text(self) -> str:
         """The report as a planner reads it."""
@@ -592,6 +625,10 @@ def _validate(path: Path, kind: str, registry: Registry, crs: str | None, sheet:
         return len(cells), "OpenCelliD cells (4G/5G of MCC 452), radii modelled per technology and area type"
     if kind == "ookla":
         return len(_public.read_ookla(path)), "Ookla performance tiles over Vietnam"
+    if kind == "population":
+        grid = load_population(path.parent, {"file": path.name, "provenance": "modelled", "as_of": "2000-01-01"})
+        rows, cols = grid.shape
+        return rows * cols, f"GeoTIFF in {grid.crs}, {rows} x {cols} cells (population weights)"
     stated = parse_crs(crs, registry, path=path) if crs else None
     if kind == "footprint":
         fp = _read_footprint(path, {**entry, "provenance": "declared"}, crs, registry)

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from coverage import dasymetric, engine
+from coverage._tables import TABLE_SUFFIXES
 from coverage.scenario import Scenario, load_scenario
 from geodata import boundaries
 from geodata.errors import DataFileError
@@ -111,8 +112,10 @@ def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str,
     def _licence(file: str) -> str:
         """The source's declared licence, else the known licence of a public data set."""
         return str(declared.get(file, {}).get("licence") or PUBLIC_LICENCES.get(kinds.get(file, ""), ""))
+    tables = {Path(f).stem: f for f in scenario.hashes if "/" not in f and Path(f).suffix in TABLE_SUFFIXES}
 
     def _src(file: str, default: str) -> dict:
+        file = tables.get(Path(file).stem, file)  # sites.xlsx as well as sites.csv
         entry = declared.get(file, {})
         return {"file": file, "provenance": entry.get("provenance", default), "as_of": str(entry.get("as_of", "")),
                 "licence": _licence(file)}

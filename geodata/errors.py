@@ -71,3 +71,9 @@ class InputLimitError(DataFileError):
 
 class UnsafeArchiveError(DataFileError):
     """An archive holds paths that would land outside the folder it is unpacked into."""
+
+
+class ScenarioImportError(VnbbError):
+    """A file cannot be imported into a scenario at all (not a scenario folder, a kind that is
+    not a scenario input, a file type the kind cannot be); a file with bad content gets a
+    validation report instead."""

@@ -7,11 +7,13 @@ Every frame carries a ``source`` column saying which.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
@@ -55,6 +57,7 @@ class Registry:
         self.units_source = _package.package_label()
         self._provinces = {s: self._build_provinces(s) for s in SCHEMES}
         self._communes = {s: self._build_communes(s) for s in SCHEMES}
+        self._commune_index = {s: _NameIndex(self._communes[s]) for s in SCHEMES}
         self.province_crosswalk, self.commune_crosswalk, self.crosswalk_source = self._load_crosswalk()
 
     # -- building -------------------------------------------------------------------------------
@@ -69,6 +72,7 @@ class Registry:
         df = _package.communes(scheme).drop(columns=["key"]).copy()
         df["source"] = self.units_source
         df["key"] = [name_key(s, strip_type=False) for s in df["short_name"]]
+        df["full_key"] = [name_key(s, strip_type=False) for s in df["name"]]
         return df
 
     def _load_crosswalk(self) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -101,7 +105,7 @@ class Registry:
         if level == "province":
             return self._provinces[scheme].drop(columns="key").copy()
         if level == "commune":
-            return self._communes[scheme].drop(columns="key").copy()
+            return self._communes[scheme].drop(columns=["key", "full_key"]).copy()
         raise ValueError(f"level must be 'province' or 'commune', not {level!r}")
 
     def province_name(self, code: str, scheme: str = "63") -> str:
@@ -237,34 +241,88 @@ class Registry:
         return self._named(list(dict.fromkeys(codes))[:5], scheme)
 
     def _resolve_commune(self, text: str, scheme: Scheme, province: str | None) -> Unit:
-        table = self._communes[scheme]
-        if province:
-            prov = self.resolve(province, scheme, "province")
-            table = table[table["parent_code"] == prov.code]
+        index = self._commune_index[scheme]
+        parent = self.resolve(province, scheme, "province").code if province else None
         if text.isdigit():
-            hit = table[table["code"] == text.zfill(5)]
-            if len(hit):
-                return self._unit(hit.iloc[0], "commune", scheme, "code")
+            rows = index.rows("code", [text.zfill(5)], parent)
+            if len(rows):
+                return index.unit(int(rows[0]), scheme, "code")
             raise UnknownUnitError(text, f"'{text}' is not a commune code of the {scheme}-unit scheme.")
-        full = name_key(text, strip_type=False)
         keys = _candidate_keys(text)
         # A typed prefix ("Phường", "Xã") narrows the match to that type.
-        typed = table[table["name"].map(lambda n: name_key(n, strip_type=False)) == full]
-        hit = typed if len(typed) else table[table["key"].isin(keys)]
-        if len(hit) == 1:
-            return self._unit(hit.iloc[0], "commune", scheme)
-        prov_names = self._provinces[scheme].set_index("code")["short_name"]
-        if len(hit) > 1:
-            options = [(c, f"{n}, {prov_names[p]}") for c, n, p in
-                       zip(hit["code"], hit["name"], hit["parent_code"])]
+        rows = index.rows("full_key", [name_key(text, strip_type=False)], parent)
+        if not len(rows):
+            rows = index.rows("key", keys, parent)
+        if len(rows) > 1:  # "Phù Linh" is not "Phú Linh": a name spelt exactly, diacritics and all, decides
+            spelt = [i for i in rows if _spelling(text) in index.spellings[int(i)]]
+            rows = np.asarray(spelt) if len(spelt) == 1 else rows
+        if len(rows) == 1:
+            return index.unit(int(rows[0]), scheme)
+        prov_names = dict(zip(self._provinces[scheme]["code"], self._provinces[scheme]["short_name"]))
+        if len(rows) > 1:
             raise AmbiguousUnitError(
-                text, f"'{text}' names {len(hit)} communes of the {scheme}-unit scheme; "
-                      "give the province (or the code).", options[:8])
-        matches = process.extract(keys[0], table["key"].tolist(), scorer=fuzz.WRatio, limit=3, score_cutoff=85)
-        options = [(table.iloc[i]["code"], f"{table.iloc[i]['name']}, {prov_names[table.iloc[i]['parent_code']]}")
-                   for _, _, i in matches]
+                text, f"'{text}' names {len(rows)} communes of the {scheme}-unit scheme; "
+                      "give the province (or the code).", index.options(rows[:8], prov_names))
         raise UnknownUnitError(text, f"'{text}' matches no commune of the {scheme}-unit scheme"
-                               + (" in that province." if province else "."), options)
+                               + (" in that province." if province else "."),
+                               index.options(index.similar(keys[0], parent, 3), prov_names))
+
+
+class _NameIndex:
+    """Row positions of a unit table by code, name key and full-name key, and by province, so
+    that each of a national file's thousands of names is a dictionary look-up rather than a scan
+    of every commune (and no pandas indexing per name)."""
+
+    _COLUMNS = ("code", "name", "short_name", "type", "parent_code", "key", "full_key")
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.columns: dict[str, list] = {c: table[c].tolist() for c in self._COLUMNS}
+        self.spellings = [(_spelling(n), _spelling(s)) for n, s in zip(table["name"], table["short_name"])]
+        self.by = {col: {k: np.asarray(v) for k, v in table.groupby(col, sort=False).indices.items()}
+                   for col in ("code", "key", "full_key")}
+        self._parents = {k: np.asarray(v) for k, v in table.groupby("parent_code", sort=False).indices.items()}
+        self._all = np.arange(len(table))
+        self._distinct = list(self.by["key"])
+
+    def scope(self, parent: str | None) -> np.ndarray:
+        """Positions of the units of one province (all units when ``parent`` is None)."""
+        return self._all if parent is None else self._parents.get(parent, self._all[:0])
+
+    def rows(self, column: str, keys: list[str], parent: str | None) -> np.ndarray:
+        """Positions (in table order) of the units whose ``column`` is one of ``keys``."""
+        found = [self.by[column][k] for k in keys if k in self.by[column]]
+        rows = np.unique(np.concatenate(found)) if found else self._all[:0]
+        return np.intersect1d(rows, self.scope(parent)) if parent is not None else rows
+
+    def similar(self, key: str, parent: str | None, limit: int) -> list[int]:
+        """Positions of the units whose key is most like ``key`` (misspellings), best first and in
+        table order among equals.
+
+        Each distinct key is scored once (a third of the communes share a name with another).
+        """
+        if parent is None:
+            choices = self._distinct
+        else:
+            choices = list(dict.fromkeys(self.columns["key"][i] for i in self.scope(parent)))
+        matches = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=85)
+        scored = sorted((-score, int(i)) for match, score, _ in matches for i in self.rows("key", [match], parent))
+        return [i for _, i in scored[:limit]]
+
+    def unit(self, i: int, scheme: Scheme, note: str = "") -> Unit:
+        c = self.columns
+        parent = c["parent_code"][i]
+        return Unit(str(c["code"][i]), str(c["name"][i]), str(c["short_name"][i]), str(c["type"][i]), "commune",
+                    scheme, None if pd.isna(parent) else str(parent), note)
+
+    def options(self, rows: object, prov_names: dict[str, str]) -> list[tuple[str, str]]:
+        """(code, "name, province") of the rows, for suggestions."""
+        c = self.columns
+        return [(c["code"][i], f"{c['name'][i]}, {prov_names[c['parent_code'][i]]}") for i in map(int, rows)]
+
+
+def _spelling(text: str) -> str:
+    """A name as written, diacritics kept (only case, Unicode form and spacing ignored)."""
+    return " ".join(unicodedata.normalize("NFC", str(text)).casefold().split())
 
 
 def _candidate_keys(text: str) -> list[str]:

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,13 +62,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
-    """``streamlit run streamlit_app.py`` on a free port, finding the demo store in the cache."""
+@contextmanager
+def _streamlit(env: dict[str, str], log: Path) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` on a free port with ``env``; yields its address."""
     _require_browser()
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"}
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless=true",
@@ -93,6 +93,14 @@ def server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The app finding the demo store in the cache."""
+    env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"}
+    with _streamlit(env, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -395,3 +403,126 @@ def test_progress_page_draws_the_charts_and_the_changes_map(session: Session, de
     session.page.wait_for_timeout(1000)
     path = session.shot("progress_vi.png")
     _record(progress_chart_marks=drawn, progress_screenshot=str(path.relative_to(ROOT)))
+
+
+# -- data page: upload, report, import and rebuild ------------------------------------------------
+def _tree(root: Path) -> dict[str, str]:
+    """Every file's SHA-256 and every link's target under ``root`` (links not followed)."""
+    import hashlib
+
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            rel = str(path.relative_to(root))
+            out[rel] = ("-> " + os.readlink(path) if path.is_symlink()
+                        else hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir")
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The app on a private copy of the cache (demo scenario and store), so that imports do not
+    change the demo results the other tests read; yields (address, cache folder)."""
+    import shutil
+
+    from geodata.settings import cache_dir
+
+    copy = tmp_path_factory.mktemp("browser-data") / "cache"
+    shutil.copytree(cache_dir(), copy, symlinks=True, ignore=shutil.ignore_patterns("uploads"))
+    env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"} | {"VNBB_CACHE_DIR": str(copy)}
+    with _streamlit(env, tmp_path_factory.mktemp("streamlit-data") / "server.log") as url:
+        yield url, copy
+
+
+def test_data_page_refuses_a_bad_file_and_imports_a_good_one(browser, data_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """Upload a file with bad rows (the report lists row and field; scenario and store stay
+    byte-identical), then a good one (imported as version 2, rebuilt while the old results stay
+    on screen, and the figures change on every page)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    url, cache = data_server
+    app_dir = cache / "app"
+    scenario, store_dir = app_dir / "demo-scenario", app_dir / "demo-store"
+    session = Session(browser, url)
+    page = session.page
+    try:
+        page.goto(url)
+        session.map_frame(min_paths=30)
+        session.wait_idle()
+        session.sidebar_option("English")
+        session.sidebar_option("Data: import files")
+        session.wait_text("Import data into the scenario")
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Kind of data").click()
+        page.get_by_role("option", name="Mobile sites (sites)").click()
+        session.wait_idle()
+
+        # A bad file: the report names row and field; nothing changes on disk.
+        before = _tree(app_dir)
+        sites = pd.read_csv(scenario / "sites.csv", dtype=str)
+        bad = sites.head(5).copy()
+        bad.loc[1, "radius_m"] = "-300"
+        bad.loc[3, "operator"] = "Mobiphone Plus"
+        bad_path = tmp_path / "tram_loi.csv"
+        bad.to_csv(bad_path, index=False)
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        uploader.set_input_files(str(bad_path))
+        session.wait_text("tram_loi.csv: refused. tram_loi.csv: has 2 problem(s)", timeout=60)
+        session.wait_idle()
+        report = page.locator('[data-testid="stTable"]').first.inner_text()
+        assert "row 3" in report and "radius_m" in report and "-300 is negative" in report
+        assert "row 5" in report and "'Mobiphone Plus' is not one of" in report
+        assert page.get_by_role("button", name="Import and rebuild the results").count() == 0
+        session.shot("data_refused_en.png")
+        assert _tree(app_dir) == before
+
+        # A good file: imported, rebuilt in the background, and the figures change.
+        old = json.loads((store_dir / "national.json").read_text())["63"]
+        old_value = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        good = sites.iloc[: len(sites) // 3]
+        good_path = tmp_path / "sites_2025.csv"
+        good.to_csv(good_path, index=False)
+        uploader.set_input_files(str(good_path))
+        session.wait_text("sites_2025.csv: valid", timeout=60)
+        session.wait_idle()
+        start = time.monotonic()
+        page.get_by_role("button", name="Import and rebuild the results").click()
+        old_store = store_dir.resolve()
+        running = page.get_by_text("Importing sites_2025.csv and rebuilding the results", exact=False).first
+        try:
+            running.wait_for(timeout=20_000)
+        except PlaywrightTimeout:  # it may finish before the page's first refresh
+            running = None
+        if running is not None:
+            page.wait_for_timeout(1000)
+            session.shot("data_running_en.png")
+            shown = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+            if store_dir.resolve() == old_store:  # not swapped yet: the old results are still on screen
+                assert shown == old_value
+        session.wait_text("Imported sites_2025.csv", timeout=300)
+        elapsed = time.monotonic() - start
+        session.wait_idle()
+        new = json.loads((store_dir / "national.json").read_text())["63"]
+        assert new["hh_pct__any__all"] < old["hh_pct__any__all"]
+        new_value = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        assert new_value != old_value and new_value == f"{new['hh_pct__any__all']:,.2f}%"
+        delta = page.locator('[data-testid="stMetricDelta"]').first
+        assert delta.inner_text().startswith("-")  # a fall: drawn red with the arrow down
+        assert scenario.is_symlink() and (scenario / "sites.csv").read_bytes() == good_path.read_bytes()
+        assert page.get_by_text("SYNTHETIC", exact=False).count() >= 1
+        page.get_by_text("Versions of the scenario (2)").click()
+        page.wait_for_timeout(1000)
+        versions = page.locator('[data-testid="stExpander"]').last.inner_text()
+        assert "the original folder" in versions and "sites_2025.csv" in versions
+        session.shot("data_imported_en.png")
+
+        # Every page now shows the new results.
+        session.sidebar_option("National")
+        session.map_frame(min_paths=30)
+        session.wait_idle()
+        table = store.read_table(store_dir, "province", "63")
+        expected = 100 * table["hh_cov__any__all"].sum() / table["households"].sum()
+        session.wait_text(f"{expected:,.1f}%")
+        _record(data_page_import_and_rebuild_s=round(elapsed, 1))
+    finally:
+        session.context.close()
