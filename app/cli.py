@@ -734,6 +734,13 @@ def import_(
     print(f"{scenario}: version {version.number}, {version.file} sha256 {version.sha256}")
     if result.store is not None:
         print(f"{result.store}: rebuilt")
+        from coverage import snapshots
+
+        try:
+            snap = snapshots.register(result.store, actor="vnbb import")
+            print(f"snapshot {snap.id}: {snap.series}, as of {snap.as_of}")
+        except VnbbError as exc:
+            _err.print(f"[yellow]warning:[/] the snapshot was not registered: {exc}", highlight=False)
 
 
 @scenario_app.command("versions")

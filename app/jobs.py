@@ -82,6 +82,18 @@ def start(scenario: Path | str, store: Path | str, upload: Path, kind: str, entr
     return job
 
 
+def _register(job: ImportJob) -> None:
+    """Keep the rebuilt results as a dated snapshot too (a build becomes a snapshot); a database
+    problem is reported as a step, the import itself has succeeded."""
+    from coverage import snapshots
+
+    try:
+        snap = snapshots.register(job.store, actor=f"app import of {job.name}")
+        job.steps.append(f"snapshot {snap.as_of} of {snap.series} registered")
+    except VnbbError as exc:
+        job.steps.append(f"snapshot not registered: {exc}")
+
+
 def _run(job: ImportJob, upload: Path, entry: dict, data_dir: Path | None) -> None:
     try:
         job.before = figures(job.store)
@@ -94,6 +106,7 @@ def _run(job: ImportJob, upload: Path, entry: dict, data_dir: Path | None) -> No
             job.state = "unchanged"
         else:
             job.after = figures(job.store)
+            _register(job)
             job.state = "done"
     except Exception as exc:  # noqa: BLE001 - shown on the page; the scenario and store are unchanged
         job.error = str(exc).split("\n", 1)[0] or type(exc).__name__
