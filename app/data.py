@@ -25,7 +25,7 @@ import shapely
 import streamlit as st
 
 from app import metrics
-from coverage import demo, store
+from coverage import store
 from geodata.errors import VnbbError
 from geodata.settings import cache_dir, data_dir
 
@@ -84,6 +84,8 @@ def ready_store() -> Path | None:
 
 def build_demo_store(progress: Callable[[str], None] | None = None) -> Path:
     """Write the demo scenario and build its store in the cache folder (a few seconds, once)."""
+    from coverage import demo  # only a first start needs the demo generator (a second of imports)
+
     say = progress or (lambda _msg: None)
     with _BUILD_LOCK:
         ready = ready_store()
@@ -158,7 +160,8 @@ def display_shapes(key: StoreRef, level: str, scheme: str, parent: str | None = 
 def province_crosswalk(key: StoreRef) -> dict[str, dict[str, str]]:
     """For switching schemes with a province open: each province's counterpart in the other
     scheme (the one holding most of its households)."""
-    v = villages(key)[["province_63", "province_34", "households"]]
+    # Three columns, not the villages table: the national page needs this on its first run.
+    v = pd.read_parquet(Path(key.path) / "villages.parquet", columns=["province_63", "province_34", "households"])
     out: dict[str, dict[str, str]] = {}
     for src, dst in (("province_63", "province_34"), ("province_34", "province_63")):
         best = v.groupby([src, dst])["households"].sum().reset_index().sort_values("households")

@@ -220,7 +220,9 @@ def test_first_start_builds_the_demo_with_a_progress_indicator(demo_store: Path,
         shutil.copytree(demo_store, out)
         return Path(out)
 
-    monkeypatch.setattr(app_data.demo, "write_demo", lambda out, seed=42, data_dir=None: Path(out))
+    from coverage import demo
+
+    monkeypatch.setattr(demo, "write_demo", lambda out, seed=42, data_dir=None: Path(out))
     monkeypatch.setattr(app_data.store, "build", fake_build)
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
@@ -305,8 +307,8 @@ def test_national_map_payload_stays_small(demo_store: Path) -> None:
     for scheme in ("63", "34"):
         sel = metrics.Selection(scheme, "households", target["id"], metrics.target_technology(target))
         collection = national._features(key, sel, "vi")
-        assert len(collection["features"]) == int(scheme)
-        sizes[scheme] = len(json.dumps(collection, ensure_ascii=False).encode())
+        assert maps.feature_count(collection) == int(scheme)
+        sizes[scheme] = len(collection.encode())
         raw = store.read_table(demo_store, "province", scheme)[["code", "geometry"]].to_json().encode()
         sizes[f"{scheme}_unsimplified"] = len(raw)
         assert sizes[scheme] < 300_000
