@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import json
 import os
 import platform
@@ -139,6 +140,33 @@ _PAGE_JS = r"""
     const end = after[after.length - 1][0];
     return performance.now() - end >= quiet ? end : 0;
   };
+  // When the parts of a first paint happened (ms): websocket open (Streamlit's page booted),
+  // the script run, the largest message (the map's data), the map's frame created.
+  V.phases = to => {
+    const out = {ws_open: V.ws.length ? V.ws[0][0] : null, map_message: null, map_frame: null,
+                 script_start: null, script_end: null};
+    let largest = 0;
+    for (const [t, n] of V.ws) if (t <= to && n > largest) { largest = n; out.map_message = t; }
+    for (const w of V.maps()) out.map_frame = w.performance.timeOrigin - performance.timeOrigin;
+    const start = V.states.find(([, s]) => s === 'running');
+    if (start) {
+      out.script_start = start[0];
+      const end = V.states.find(([t, s]) => t > start[0] && s === 'notRunning');
+      out.script_end = end ? end[0] : null;
+    }
+    return out;
+  };
+  V.urls = to => {
+    const out = [];
+    const add = (entries, offset) => { for (const e of entries) if (e.responseEnd + offset <= to) out.push(e.name); };
+    add(performance.getEntriesByType('navigation'), 0);
+    add(performance.getEntriesByType('resource'), 0);
+    for (const f of document.querySelectorAll('iframe')) {
+      try { const p = f.contentWindow.performance; add(p.getEntriesByType('resource'), p.timeOrigin - performance.timeOrigin); }
+      catch (e) {}
+    }
+    return out.filter(u => u.startsWith(location.origin));
+  };
   V.bytes = ([from, to]) => {
     const out = {ws_received: 0, ws_messages: 0, ws_sent: 0, http_transfer: 0, http_decoded: 0, http_requests: 0};
     for (const [t, n] of V.ws) if (t > from && t <= to) { out.ws_received += n; out.ws_messages++; }
@@ -194,14 +222,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(env: dict[str, str], log: Path, root: Path = ROOT):
+def server(env: dict[str, str], log: Path, root: Path = ROOT, script: str = "streamlit_app.py"):
     """``streamlit run streamlit_app.py`` of ``root`` on a free port (as tests/test_browser.py
     starts it); yields its URL and the seconds it took to answer its health check."""
     port = _free_port()
     started = time.perf_counter()
     with log.open("a") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(root / "streamlit_app.py"), "--server.headless=true",
+            [sys.executable, "-m", "streamlit", "run", str(root / script), "--server.headless=true",
              f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
              "--server.fileWatcherType=none", "--global.developmentMode=false"],
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -308,6 +336,9 @@ class Tab:
         drawn = self._wait("drawn", expect)
         result = {"seconds": drawn / 1000, **self._call("bytes", [-1, drawn])}
         self.settle(0)
+        phases = self._call("phases", drawn)
+        result.update({f"{k}_s": (v / 1000 if v is not None else None) for k, v in phases.items()})
+        result["http_gzip"] = sum(_gzip_size(url) for url in self._call("urls", drawn))
         return result
 
     def settle(self, since: float) -> float:
@@ -351,6 +382,21 @@ class Tab:
         self.page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
 
 
+_GZIP: dict[str, int] = {}
+
+
+def _gzip_size(url: str) -> int:
+    """Size of a response compressed with gzip (level 6), as a compressing proxy would send it:
+    the server's own static files go out uncompressed."""
+    if url not in _GZIP:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                _GZIP[url] = len(gzip.compress(r.read(), compresslevel=6))
+        except OSError:  # a media file the session has released since: not counted
+            _GZIP[url] = 0
+    return _GZIP[url]
+
+
 # -- the measurements ----------------------------------------------------------------------------------
 def _first_paints(browser, env: dict, log: Path, expect: dict, runs: int) -> dict:  # noqa: ANN001
     """Cold server (a new server per run), warm server with a new visitor, and reloads."""
@@ -384,6 +430,44 @@ def _first_paints(browser, env: dict, log: Path, expect: dict, runs: int) -> dic
             tab.close()
     return {"cold_server": cold, "warm_server_new_visitor": warm, "warm_server_reload": reload,
             "outside_hosts_asked": outside}
+
+
+# The floor: the same national map, alone on a Streamlit page (no sidebar, figures, chart, tables).
+_FLOOR_APP = """import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from streamlit_folium import st_folium
+from app import data, maps, metrics
+from app.views import national
+
+key = data.ref(data.ready_store())
+target = metrics.targets_for(data.manifest(key), "households")[0]
+sel = metrics.Selection("63", "households", target["id"], metrics.target_technology(target))
+group = maps.choropleth(national._features(key, sel, "vi"), national.TOOLTIP_FIELDS, national.TOOLTIP_FIELDS,
+                        name="provinces")
+st_folium(maps.base_map(maps.VIETNAM_BOUNDS, view_key="floor"), key="floor", height=national.MAP_HEIGHT,
+          use_container_width=True, feature_group_to_add=group, returned_objects=["last_object_clicked"])
+"""
+
+
+def _floor(browser, env: dict, log: Path, expect: dict, runs: int, folder: Path) -> dict:  # noqa: ANN001
+    """First paint of the national map alone on a Streamlit page (warm server, new visitor): what
+    Streamlit's page and the map component cost whatever the app puts around the map."""
+    script = folder / "floor_app.py"
+    script.write_text(_FLOOR_APP.format(root=str(ROOT)), encoding="utf-8")
+    national = expect["national"][("63", "households")]
+    with server(env, log, folder, script.name) as (url, _):
+        tab = Tab(browser, url)
+        tab.load(national)
+        tab.close()
+        out = []
+        for _ in range(runs):
+            tab = Tab(browser, url)
+            try:
+                out.append(tab.load(national))
+            finally:
+                tab.close()
+    return {"floor_map_alone_new_visitor": out}
 
 
 def _switches(browser, env: dict, log: Path, expect: dict, runs: int) -> dict:  # noqa: ANN001
@@ -449,13 +533,17 @@ def _summary(values: list[float]) -> dict:
 def summarise(paints: dict, switches: dict) -> dict:
     """Median, min and max of every measure."""
     out: dict = {}
-    for name in ("cold_server", "warm_server_new_visitor", "warm_server_reload"):
+    for name in ("cold_server", "warm_server_new_visitor", "warm_server_reload", "floor_map_alone_new_visitor"):
         runs = paints.get(name)
         if not runs:
             continue
         out[f"first_paint_{name}_s"] = _summary([r["seconds"] for r in runs])
-        for field in ("ws_received", "http_transfer", "http_decoded"):
+        for field in ("ws_received", "http_transfer", "http_decoded", "http_gzip"):
             out[f"first_paint_{name}_{field}_bytes"] = _summary([r[field] for r in runs])
+        for phase in ("ws_open", "script_start", "map_message", "map_frame", "script_end"):
+            values = [r[f"{phase}_s"] for r in runs if r.get(f"{phase}_s") is not None]
+            if values:
+                out[f"first_paint_{name}_phase_{phase}_s"] = _summary(values)
     for name, runs in switches.items():
         out[f"switch_{name}_s"] = _summary([r["seconds"] for r in runs])
         out[f"switch_{name}_settled_s"] = _summary([r["settled_seconds"] for r in runs])
@@ -486,7 +574,8 @@ def _write(path: Path, payload: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.app", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per measure (median, min and max of them)")
-    parser.add_argument("--only", choices=("paint", "switch"), help="only first paints, or only switches")
+    parser.add_argument("--only", choices=("paint", "switch", "floor"),
+                        help="only first paints (with the floor), only switches, or only the floor")
     parser.add_argument("--cache", type=Path, help="cache folder to build the demo store in and keep "
                         "(default: a temporary one, removed afterwards)")
     parser.add_argument("--out", type=Path, help="JSON file (default benchmarks/results/app-<date>.json)")
@@ -509,8 +598,10 @@ def main(argv: list[str] | None = None) -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                paints = _first_paints(browser, env, log, expect, args.runs) if args.only != "switch" else {}
-                switches = _switches(browser, env, log, expect, args.runs) if args.only != "paint" else {}
+                paints = _first_paints(browser, env, log, expect, args.runs) if args.only in (None, "paint") else {}
+                if args.only in (None, "paint", "floor"):
+                    paints.update(_floor(browser, env, log, expect, args.runs, Path(tmp)))
+                switches = _switches(browser, env, log, expect, args.runs) if args.only in (None, "switch") else {}
             finally:
                 browser.close()
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -9,7 +9,6 @@ run).
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -17,9 +16,6 @@ from streamlit_folium import st_folium
 
 from app import data, fmt, layout, maps, metrics, state
 from app.i18n import tr
-
-if TYPE_CHECKING:
-    import altair as alt
 
 MAP_KEY = "national_map"
 MAP_HEIGHT = 620
@@ -43,7 +39,7 @@ def render(ctx: state.Ctx) -> None:
         st.caption(ctx.t("map.click_hint"))
     with right:
         st.markdown(f"**{ctx.t('ranking.title')}**")
-        st.altair_chart(_ranking(ctx, provinces), width="stretch")
+        st.vega_lite_chart(spec=_ranking(ctx.key, sel, ctx.lang), width="stretch")
 
     _five_g(ctx)
     with layout.lazy_expander(ctx.t("table.provinces"), key="provinces_table") as is_open:
@@ -113,26 +109,32 @@ def _open_clicked(key: data.StoreRef, scheme: str) -> None:
         st.session_state["province"] = code
 
 
-def _ranking(ctx: state.Ctx, measured: pd.DataFrame) -> alt.LayerChart:
-    """Bars of the indicator per province, best first, with the target as a dashed line."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def _ranking(key: data.StoreRef, sel: metrics.Selection, lang: str) -> dict:
+    """Bars of the indicator per province, best first, with the target as a dashed line: a
+    Vega-Lite spec made and validated once per choice (Altair's validation on every rerun took
+    a good part of the run)."""
     import altair as alt  # here, not at the top: a cold server sends the map before paying for it
 
-    lang = ctx.lang
+    t = lambda text_key: tr(text_key, lang)  # noqa: E731
+    measured = data.measured(key, "province", sel)
+    target = next(x for x in data.manifest(key)["targets"] if x["id"] == sel.target_id)
     frame = measured[["name", "value", "colour"]].copy()
     frame["name"] = frame["name"].map(fmt.short_name)
     frame["text"] = [fmt.percent(v, lang) for v in frame["value"]]
-    threshold = float(ctx.target["threshold"])
+    threshold = float(target["threshold"])
     low = float(min(frame["value"].min(skipna=True), threshold))
     lo = max(0.0, (low - 5) // 10 * 10)  # zoom in on the range that matters, in steps of 10 %
-    x = alt.X("value:Q", title=ctx.t("ranking.value"), scale=alt.Scale(domain=[lo, 100], clamp=True))
+    x = alt.X("value:Q", title=t("ranking.value"), scale=alt.Scale(domain=[lo, 100], clamp=True))
     bars = alt.Chart(frame).mark_bar(clip=True).encode(
         x=x, y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelFontSize=9, labelLimit=150)),
         color=alt.Color("colour:N", scale=None),
-        tooltip=[alt.Tooltip("name:N", title=ctx.t("tooltip.name")), alt.Tooltip("text:N", title=ctx.t("col.value"))],
+        tooltip=[alt.Tooltip("name:N", title=t("tooltip.name")), alt.Tooltip("text:N", title=t("col.value"))],
     )
-    rule = alt.Chart(pd.DataFrame({"value": [threshold], "label": [ctx.t("ranking.target")]})).mark_rule(
+    rule = alt.Chart(pd.DataFrame({"value": [threshold], "label": [t("ranking.target")]})).mark_rule(
         color="#111", strokeDash=[5, 3], size=1.5).encode(x="value:Q", tooltip=[alt.Tooltip("label:N", title=" ")])
-    return (bars + rule).properties(height=max(MAP_HEIGHT, 13 * len(frame)))  # a readable label per bar
+    chart = (bars + rule).properties(height=max(MAP_HEIGHT, 13 * len(frame)))  # a readable label per bar
+    return chart.to_dict()
 
 
 def _five_g(ctx: state.Ctx) -> None:
