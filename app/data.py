@@ -31,7 +31,7 @@ import streamlit as st
 from streamlit import config as st_config
 
 from app import metrics
-from coverage import demo, imports, store
+from coverage import imports, store
 from coverage.scenario import ValidationReport, validate_file
 from geodata import load_registry
 from geodata._archive import max_bytes
@@ -145,6 +145,8 @@ def ready_store() -> Path | None:
 
 def build_demo_store(progress: Callable[[str], None] | None = None) -> Path:
     """Write the demo scenario and build its store in the cache folder (a few seconds, once)."""
+    from coverage import demo  # only a first start needs the demo generator (a second of imports)
+
     say = progress or (lambda _msg: None)
     with _BUILD_LOCK:
         ready = ready_store()
@@ -222,7 +224,8 @@ def display_shapes(key: StoreRef, level: str, scheme: str, parent: str | None = 
 def province_crosswalk(key: StoreRef) -> dict[str, dict[str, str]]:
     """For switching schemes with a province open: each province's counterpart in the other
     scheme (the one holding most of its households)."""
-    v = villages(key)[["province_63", "province_34", "households"]]
+    # Three columns, not the villages table: the national page needs this on its first run.
+    v = pd.read_parquet(Path(key.path) / "villages.parquet", columns=["province_63", "province_34", "households"])
     out: dict[str, dict[str, str]] = {}
     for src, dst in (("province_63", "province_34"), ("province_34", "province_63")):
         best = v.groupby([src, dst])["households"].sum().reset_index().sort_values("households")
@@ -282,7 +285,7 @@ def register_demo_snapshot(path: Path) -> str | None:
 
 def demo_history_missing() -> list:
     """Quarters of the demo history with no snapshot yet (all of them before the first start)."""
-    from coverage import snapshots  # noqa: PLC0415
+    from coverage import demo, snapshots  # noqa: PLC0415 - the generator loads in about a second
 
     manifest = _manifest_or_none(demo_store_dir())
     if manifest is None:
@@ -296,7 +299,7 @@ def build_demo_history(progress: Callable[[str], None] | None = None) -> str:
     15 s each, once); returns the series. The current quarter is the demo store itself."""
     import shutil  # noqa: PLC0415
 
-    from coverage import snapshots  # noqa: PLC0415
+    from coverage import demo, snapshots  # noqa: PLC0415
 
     say = progress or (lambda _msg: None)
     with _HISTORY_LOCK:

@@ -3,7 +3,11 @@ tables formatted for the language, and download buttons."""
 
 from __future__ import annotations
 
+import inspect
 import io
+from contextlib import contextmanager
+from collections.abc import Iterator
+
 import pandas as pd
 import streamlit as st
 
@@ -132,6 +136,38 @@ def legend(ctx: state.Ctx, threshold: float, comparison_sign: str) -> None:
 border:1px solid #777}} .vnbb-side{{color:#555;margin:0 6px 0 4px}}</style>""")
 
 
+# Streamlit >= 1.5x can tell whether an expander is open (``on_change="rerun"``); older ones
+# draw a closed expander's content anyway.
+_EXPANDER_TRACKS_STATE = "on_change" in inspect.signature(st.expander).parameters
+
+
+@contextmanager
+def lazy_expander(label: str, key: str) -> Iterator[bool]:
+    """An expander whose content is made only while it is open (``with ... as is_open``).
+
+    A closed expander's content still costs its server time and, in the browser, the code of
+    every element in it (a data grid is about 1.5 MB of scripts): a page that shows a table
+    only on request draws its map sooner without it. Opening it reruns the page.
+    """
+    if _EXPANDER_TRACKS_STATE:
+        box = st.expander(label, key=key, on_change="rerun")
+        with box:
+            yield bool(box.open)
+    else:
+        with st.expander(label):
+            yield True
+
+
+def markdown_table(frame: pd.DataFrame) -> None:
+    """A small table as Markdown: no data grid (and its scripts) for a few rows."""
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ").strip() or " "
+
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |", "|" + " --- |" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    st.markdown("\n".join(lines))
+
+
 def _swatch(colour: str, text: str) -> str:
     return f'<span class="vnbb-key"><i style="background:{colour}"></i>{text}</span>'
 
@@ -157,10 +193,14 @@ def downloads(frame: pd.DataFrame, stem: str, ctx: state.Ctx, key: str) -> None:
                           key=f"{key}-xlsx", width="stretch")
 
 
+# The files are made once per table content (the cache key hashes the frame, a few ms), not on
+# every rerun: an XLSX of a province's villages takes a large part of a second.
+@st.cache_data(show_spinner=False, max_entries=64)
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8-sig")
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
 def _xlsx_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_excel(buffer, index=False, engine="openpyxl")

@@ -11,8 +11,13 @@
   as ``feature_group_to_add``, which streamlit-folium swaps in place, so changing a filter keeps
   the reader's pan and zoom. The last view of each map is also kept in the browser's session
   storage, so coming back to a page restores it.
-* Small payloads: polygons are simplified upstream (:func:`app.data.display_shapes`), and
-  feature properties carry only the preformatted tooltip texts and a colour.
+* Small payloads, quick reruns: polygons are simplified upstream (:func:`app.data.display_shapes`);
+  feature properties carry only the preformatted tooltip texts and a colour; the GeoJSON is
+  written once as compact text (cached by the pages) and pasted into a small Leaflet layer that
+  styles features in the browser, instead of folium's GeoJson, which re-serialised the data and
+  wrote a style table on every rerun.
+* Clicks that land: the map takes the keyboard focus without scrolling the page (see
+  :class:`_FocusWithoutScroll`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from collections.abc import Iterable
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 import xstatic.pkg.leaflet as _xleaflet
 from branca.element import Element, MacroElement
 from jinja2 import Template
@@ -75,11 +82,13 @@ class _TileFallback(MacroElement):
 
 
 class _ViewMemory(MacroElement):
-    """Keeps the reader's last centre and zoom of a map in the tab's session storage."""
+    """Keeps the reader's last centre and zoom of a map in the tab's session storage, under the
+    map's current view key (a :func:`view` in the data layers may change it)."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function (map, key) {
+  map.vnbbViewKey = key;
   try {
     var saved = JSON.parse(window.sessionStorage.getItem(key) || 'null');
     if (saved) { map.setView([saved.lat, saved.lng], saved.zoom, {animate: false}); }
@@ -87,7 +96,7 @@ class _ViewMemory(MacroElement):
   map.on('moveend', function () {
     try {
       var c = map.getCenter();
-      window.sessionStorage.setItem(key, JSON.stringify({lat: c.lat, lng: c.lng, zoom: map.getZoom()}));
+      window.sessionStorage.setItem(map.vnbbViewKey, JSON.stringify({lat: c.lat, lng: c.lng, zoom: map.getZoom()}));
     } catch (e) {}
   });
 })({{ this._parent.get_name() }}, {{ this.key|tojson }});
@@ -98,6 +107,64 @@ class _ViewMemory(MacroElement):
         super().__init__()
         self._name = "ViewMemory"
         self.key = key
+
+
+class _View(MacroElement):
+    """Part of a data layer: shows an area on an existing map (its remembered view if the reader
+    has been there in this tab, else the area fitted), so one map can show one area after another
+    without being rebuilt."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function (map, key, bounds) {
+  map.vnbbViewKey = key;
+  var saved = null;
+  try { saved = JSON.parse(window.sessionStorage.getItem(key) || 'null'); } catch (e) {}
+  if (saved) { map.setView([saved.lat, saved.lng], saved.zoom, {animate: false}); }
+  else { map.fitBounds(bounds, {animate: false}); }
+})({{ this._parent._parent.get_name() }}, {{ this.key|tojson }}, {{ this.bounds|tojson }});
+{% endmacro %}
+""")
+
+    def __init__(self, bounds: tuple[tuple[float, float], tuple[float, float]], key: str) -> None:
+        super().__init__()
+        self._name = "View"
+        self.bounds = [list(bounds[0]), list(bounds[1])]
+        self.key = key
+
+
+def view(group: folium.FeatureGroup, bounds: tuple[tuple[float, float], tuple[float, float]],
+         view_key: str) -> folium.FeatureGroup:
+    """``group`` (a data layer passed as ``feature_group_to_add``) made to also show ``bounds``:
+    the map stays, so choosing another area swaps the layers in place instead of reloading the
+    map's frame. The reader's view of each area is remembered under ``view_key``."""
+    group.add_child(_View(bounds, f"vnbb-view:{view_key}"))
+    return group
+
+
+class _FocusWithoutScroll(MacroElement):
+    """Leaflet focuses the map on mousedown (for its keyboard controls). Focusing an element in a
+    frame scrolls the page until the whole frame shows, so on a screen shorter than the page a
+    click on a map whose bottom is out of view moved the map under the pointer, and the click
+    was lost. The map is focused without scrolling instead."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function (map) {
+  var keyboard = map.keyboard;
+  if (!keyboard) { return; }
+  keyboard.disable();
+  keyboard._onMouseDown = function () {
+    if (!this._focused) { this._map._container.focus({preventScroll: true}); }
+  };
+  keyboard.enable();
+})({{ this._parent.get_name() }});
+{% endmacro %}
+""")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "FocusWithoutScroll"
 
 
 def basemap_enabled() -> bool:
@@ -123,6 +190,7 @@ def base_map(bounds: tuple[tuple[float, float], tuple[float, float]], view_key: 
         m.add_child(_Attribution(attribution))
     m.fit_bounds([[s, w], [n, e]])
     m.add_child(_ViewMemory(f"vnbb-view:{view_key}"))
+    m.add_child(_FocusWithoutScroll())
     return m
 
 
@@ -147,65 +215,128 @@ def bounds_of(gdf: gpd.GeoDataFrame) -> tuple[tuple[float, float], tuple[float, 
     return (float(s), float(w)), (float(n), float(e))
 
 
-def feature_collection(shapes: gpd.GeoDataFrame, props: pd.DataFrame, digits: int = 4) -> dict:
-    """GeoJSON of ``shapes`` (code, geometry) joined to ``props`` (code + display columns),
+def feature_collection(shapes: gpd.GeoDataFrame, props: pd.DataFrame, digits: int = 4) -> str:
+    """GeoJSON text of ``shapes`` (code, geometry) joined to ``props`` (code + display columns),
     coordinates written with ``digits`` decimals (4: ~10 m) to keep the payload small.
 
-    Each feature's id is its code, so folium's style map and click handling can name it.
+    Each feature's id is its code. Written once as compact text (GEOS writes the geometries), so
+    a cache hands it over without rebuilding nested lists, and the map element pastes it as is.
     """
     joined = shapes.merge(props, on="code", how="inner")
-    data = json.loads(joined.to_json(drop_id=True))
-    for feature in data["features"]:
-        feature["id"] = feature["properties"]["code"]
-        if feature["geometry"]:
-            feature["geometry"]["coordinates"] = _rounded(feature["geometry"]["coordinates"], digits)
-    return data
+    geoms = shapely.transform(joined.geometry.to_numpy(), lambda xy: np.round(xy, digits))
+    texts = shapely.to_geojson(geoms)
+    records = joined[list(props.columns)].to_dict("records")
+    features = [f'{{"type":"Feature","id":{_json(rec["code"])},"geometry":{text or "null"},'
+                f'"properties":{_json(rec)}}}' for rec, text in zip(records, texts)]
+    return _collection(features)
 
 
-def _rounded(coords: list, digits: int) -> list:
-    if coords and isinstance(coords[0], (int, float)):
-        return [round(c, digits) for c in coords]
-    return [_rounded(c, digits) for c in coords]
+def point_collection(ids: Iterable, lon: Iterable[float], lat: Iterable[float], props: pd.DataFrame,
+                     digits: int = 5) -> str:
+    """GeoJSON text of points (one per row of ``props``, in the same order), ~1 m precision."""
+    records = props.to_dict("records")
+    features = [f'{{"type":"Feature","id":{_json(i)},"geometry":{{"type":"Point","coordinates":'
+                f'[{round(float(x), digits)},{round(float(y), digits)}]}},"properties":{_json(rec)}}}'
+                for i, x, y, rec in zip(ids, lon, lat, records)]
+    return _collection(features)
 
 
-def outlines(data: dict, name: str) -> folium.FeatureGroup:
+def feature_count(data: str) -> int:
+    """How many features a collection written here holds (for tests and summaries)."""
+    return len(json.loads(data)["features"])
+
+
+def _collection(features: list[str]) -> str:
+    # "</" could end a <script> if the map is ever saved as an HTML page
+    return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").replace("</", "<\\/")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: object) -> object:
+    """numpy scalars (and anything else with ``item``) as plain Python values."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+# Tooltip of a feature: a table of aliases and property texts (escaped), as folium's was.
+_TOOLTIP_JS = """function (layer) {
+    var p = layer.feature.properties, rows = '';
+    var esc = function (s) { return String(s).replace(/[&<>"]/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]; }); };
+    for (var i = 0; i < fields.length; i++) {
+      var v = p[fields[i]];
+      rows += '<tr><th>' + esc(aliases[i]) + '</th><td>' + esc(v === null || v === undefined ? '' : v) + '</td></tr>';
+    }
+    return '<table>' + rows + '</table>';
+  }"""
+
+
+class _GeoJsonLayer(MacroElement):
+    """A Leaflet GeoJSON layer from GeoJSON text, styled in the browser from each feature's
+    properties: rendering it is pasting the text (folium's GeoJson re-serialises the data and
+    writes a style table on every run), and the same text is cached between runs."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function (group) {
+  var fields = {{ this.fields|tojson }}, aliases = {{ this.aliases|tojson }};
+  var style = {{ this.style|tojson }}, hover = {{ this.hover|tojson }};
+  var options = {interactive: {{ this.interactive|tojson }}, smoothFactor: {{ this.smooth|tojson }}};
+  {% if this.kind == "points" %}
+  options.pointToLayer = function (f, latlng) {
+    var p = f.properties;
+    return L.circleMarker(latlng, Object.assign({}, style, {radius: p.radius || 4, fillColor: p.colour,
+                                                            color: p.stroke || style.color}));
+  };
+  {% else %}
+  options.style = function (f) { return Object.assign({}, style, f.properties.colour ? {fillColor: f.properties.colour} : {}); };
+  {% endif %}
+  {% if this.hover %}
+  options.onEachFeature = function (f, l) {
+    l.on({mouseover: function (e) { e.target.setStyle(hover); }, mouseout: function (e) { layer.resetStyle(e.target); }});
+  };
+  {% endif %}
+  var layer = L.geoJson({{ this.data }}, options);
+  if (fields.length) { layer.bindTooltip(""" + _TOOLTIP_JS + """, {sticky: true, className: 'vnbb-tooltip'}); }
+  layer.addTo(group);
+})({{ this._parent.get_name() }});
+{% endmacro %}
+""")
+
+    def __init__(self, data: str, kind: str, style: dict, hover: dict | None = None, fields: Iterable[str] = (),
+                 aliases: Iterable[str] = (), interactive: bool = True, smooth: float = 1.0) -> None:
+        super().__init__()
+        self._name = "GeoJsonLayer"
+        self.data, self.kind, self.style, self.hover = data, kind, style, hover or {}
+        self.fields, self.aliases = list(fields), list(aliases)
+        self.interactive, self.smooth = interactive, smooth
+
+
+def _group(name: str, layer: _GeoJsonLayer) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=name)
+    group.add_child(layer)
+    return group
+
+
+def outlines(data: str, name: str) -> folium.FeatureGroup:
     """Unit outlines without fill, for context under another layer (not clickable)."""
-    group = folium.FeatureGroup(name=name)
-    folium.GeoJson(data, name=name, interactive=False,
-                   style_function=lambda _f: {"color": "#555555", "weight": 1.2, "fillOpacity": 0.04,
-                                              "fillColor": "#888888"}).add_to(group)
-    return group
+    style = {"color": "#555555", "weight": 1.2, "fillOpacity": 0.04, "fillColor": "#888888"}
+    return _group(name, _GeoJsonLayer(data, "polygons", style, interactive=False))
 
 
-def _polygon_style(feature: dict) -> dict:
-    return {"fillColor": feature["properties"]["colour"], "color": "#4d4d4d", "weight": 0.7,
-            "fillOpacity": 0.78}
-
-
-def _highlight(_feature: dict) -> dict:
-    return {"weight": 2.5, "color": "#111111", "fillOpacity": 0.9}
-
-
-def choropleth(data: dict, fields: list[str], aliases: list[str], name: str) -> folium.FeatureGroup:
+def choropleth(data: str, fields: list[str], aliases: list[str], name: str) -> folium.FeatureGroup:
     """Units filled by their ``colour`` property, with a tooltip of the given fields."""
-    group = folium.FeatureGroup(name=name)
-    folium.GeoJson(data, name=name, style_function=_polygon_style, highlight_function=_highlight,
-                   tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
-                   smooth_factor=0.5).add_to(group)
-    return group
+    style = {"color": "#4d4d4d", "weight": 0.7, "fillOpacity": 0.78}
+    hover = {"weight": 2.5, "color": "#111111", "fillOpacity": 0.9}
+    return _group(name, _GeoJsonLayer(data, "polygons", style, hover, fields, aliases, smooth=0.5))
 
 
-def _point_style(feature: dict) -> dict:
-    p = feature["properties"]
-    return {"fillColor": p["colour"], "color": p.get("stroke", "#333333"), "weight": 0.6,
-            "fillOpacity": 0.9, "radius": p.get("radius", 4)}
-
-
-def points(data: dict, fields: Iterable[str], aliases: Iterable[str], name: str) -> folium.FeatureGroup:
-    """Point features as circle markers (drawn on a canvas when the map prefers one)."""
-    group = folium.FeatureGroup(name=name)
-    if data["features"]:
-        folium.GeoJson(data, name=name, style_function=_point_style,
-                       marker=folium.CircleMarker(radius=4, weight=0.6, fill=True),
-                       tooltip=folium.GeoJsonTooltip(fields=list(fields), aliases=list(aliases))).add_to(group)
-    return group
+def points(data: str, fields: Iterable[str], aliases: Iterable[str], name: str) -> folium.FeatureGroup:
+    """Point features as circle markers (drawn on a canvas when the map prefers one), filled by
+    their ``colour``, outlined by their ``stroke``, sized by their ``radius`` property."""
+    style = {"color": "#333333", "weight": 0.6, "fill": True, "fillOpacity": 0.9}
+    return _group(name, _GeoJsonLayer(data, "points", style, fields=fields, aliases=aliases))

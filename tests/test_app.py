@@ -78,6 +78,26 @@ def test_opens_in_vietnamese_on_the_demo_with_figures_from_the_store(app: AppTes
     assert "Open Development Vietnam" in sources
 
 
+def test_national_table_is_made_when_its_expander_opens(app: AppTest, demo_store: Path,
+                                                       downloads: dict[str, bytes]) -> None:
+    """The provinces table (a data grid, about 1.5 MB of scripts in the browser) and its files are
+    made only once the reader opens its expander; the small smart-city table is plain Markdown."""
+    from app import layout
+
+    at = app
+    if layout._EXPANDER_TRACKS_STATE:
+        assert not at.dataframe and not downloads
+    smart = next(m.value for m in at.markdown if m.value.startswith(f"| {i18n.tr('smart.region', 'vi')} |"))
+    assert len(smart.splitlines()) >= 3  # header, rule, one row per region
+    at.session_state["provinces_table"] = True
+    at = at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 63
+    xlsx = next(data for name, data in downloads.items() if name.startswith("provinces_63_") and name.endswith(".xlsx"))
+    assert len(pd.read_excel(io.BytesIO(xlsx))) == 63
+
+
 def test_language_switch_changes_labels_and_number_format(app: AppTest, demo_store: Path) -> None:
     at = app.sidebar.radio(key="lang").set_value("en").run()
     assert not at.exception
@@ -220,7 +240,9 @@ def test_first_start_builds_the_demo_with_a_progress_indicator(demo_store: Path,
         shutil.copytree(demo_store, out)
         return Path(out)
 
-    monkeypatch.setattr(app_data.demo, "write_demo", lambda out, seed=42, data_dir=None: Path(out))
+    from coverage import demo
+
+    monkeypatch.setattr(demo, "write_demo", lambda out, seed=42, data_dir=None: Path(out))
     monkeypatch.setattr(app_data.store, "build", fake_build)
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
@@ -255,6 +277,30 @@ def test_maps_load_leaflet_from_the_app_not_from_a_cdn(demo_store: Path) -> None
     assert links and all(url.startswith(maps.ASSET_URL) for url in links), links
     for url in links:
         assert (Path(maps._xleaflet.BASE_DIR) / url.removeprefix(maps.ASSET_URL)).is_file()
+
+
+def test_map_layers_are_written_as_compact_geojson_text() -> None:
+    """The pages cache GeoJSON as text (quick to hand over between reruns) that the map layer
+    pastes as is: valid JSON, coordinates rounded, ids and properties kept, nothing that could
+    close a script tag."""
+    import json
+
+    import shapely
+
+    shapes = gpd.GeoDataFrame({"code": ["01", "02"]}, geometry=[
+        shapely.box(105.12345678, 21.0, 105.5, 21.98765432), shapely.Point(106.0000049, 20.5)], crs=4326)
+    props = pd.DataFrame({"code": ["02", "01"], "n": ["Hà Giang", "a </script> b"], "o": np.array([3, 4])})
+    text = maps.feature_collection(shapes, props, digits=3)
+    assert "</" not in text and ", " not in text
+    data = json.loads(text)
+    assert maps.feature_count(text) == 2
+    first = data["features"][0]
+    assert first["id"] == "01" and first["properties"] == {"code": "01", "n": "a </script> b", "o": 4}
+    assert [105.123, 21.0] in first["geometry"]["coordinates"][0]
+    assert data["features"][1]["geometry"] == {"type": "Point", "coordinates": [106.0, 20.5]}
+    points = json.loads(maps.point_collection(["v1"], [105.123456789], [21.5], pd.DataFrame({"h": ["1.234"]})))
+    assert points["features"][0] == {"type": "Feature", "id": "v1", "properties": {"h": "1.234"},
+                                     "geometry": {"type": "Point", "coordinates": [105.12346, 21.5]}}
 
 
 def test_translations_are_complete() -> None:
@@ -305,8 +351,8 @@ def test_national_map_payload_stays_small(demo_store: Path) -> None:
     for scheme in ("63", "34"):
         sel = metrics.Selection(scheme, "households", target["id"], metrics.target_technology(target))
         collection = national._features(key, sel, "vi")
-        assert len(collection["features"]) == int(scheme)
-        sizes[scheme] = len(json.dumps(collection, ensure_ascii=False).encode())
+        assert maps.feature_count(collection) == int(scheme)
+        sizes[scheme] = len(collection.encode())
         raw = store.read_table(demo_store, "province", scheme)[["code", "geometry"]].to_json().encode()
         sizes[f"{scheme}_unsimplified"] = len(raw)
         assert sizes[scheme] < 300_000

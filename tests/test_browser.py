@@ -116,8 +116,9 @@ def browser(server: str):
 class Session:
     """One browser tab on the app, with the outside world blocked and traffic counted."""
 
-    def __init__(self, browser, url: str) -> None:  # noqa: ANN001
-        self.context = browser.new_context(viewport={"width": 1440, "height": 2200}, accept_downloads=True)
+    def __init__(self, browser, url: str, viewport: dict | None = None) -> None:  # noqa: ANN001
+        self.context = browser.new_context(viewport=viewport or {"width": 1440, "height": 2200},
+                                           accept_downloads=True)
         self.blocked: list[str] = []
         self.local: list[str] = []
         self.ws_frames: list[int] = []
@@ -526,3 +527,73 @@ def test_data_page_refuses_a_bad_file_and_imports_a_good_one(browser, data_serve
         _record(data_page_import_and_rebuild_s=round(elapsed, 1))
     finally:
         session.context.close()
+
+
+# Counts the app's script runs (Streamlit marks its root element while a run is going on).
+_COUNT_RUNS = """(() => { if (window !== window.top) return; window.__runs = 0;
+  const watch = new MutationObserver(() => { const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) return; watch.disconnect(); let last = null;
+    const note = () => { const s = app.getAttribute('data-test-script-state');
+                         if (s === 'running' && last !== 'running') window.__runs++; last = s; };
+    note(); new MutationObserver(note).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); });
+  watch.observe(document, {subtree: true, childList: true}); })();"""
+
+
+def test_a_click_on_a_partly_hidden_map_opens_the_province_in_one_run(browser, server: str,  # noqa: ANN001
+                                                                       demo_store: Path) -> None:
+    """On a laptop screen the national map's bottom is below the fold. A click on a province must
+    still land (Leaflet focused the map on mousedown, which scrolled the page under the pointer),
+    and it opens the province's page in the one run the click starts (it used to take two)."""
+    session = Session(browser, server, viewport={"width": 1440, "height": 900})
+    try:
+        session.context.add_init_script(_COUNT_RUNS)
+        table = store.read_table(demo_store, "province", "63").set_index("code")
+        session.page.goto(session.url)
+        frame = session.map_frame(min_paths=len(table))
+        session.wait_idle()
+        box = session.page.locator('iframe[title="streamlit_folium.st_folium"]').first.bounding_box()
+        assert box["y"] + box["height"] > 900, "the map fits on the screen: nothing to check"
+        points = table.geometry.representative_point()
+        code = points.y.idxmax()  # the northernmost province: at the top of the map
+        xy = frame.evaluate("([lat, lng]) => { const p = window.map.latLngToContainerPoint([lat, lng]);"
+                            " return [p.x, p.y]; }", [points[code].y, points[code].x])
+        x, y = box["x"] + xy[0], box["y"] + xy[1]
+        assert 0 < y < 900, "the province is not on the screen"
+        runs = session.page.evaluate("() => window.__runs")
+        session.page.mouse.click(x, y)
+        session.page.get_by_role("heading", name=table.loc[code, "name"], exact=True).wait_for(timeout=30_000)
+        session.wait_idle()
+        assert session.page.evaluate("() => window.__runs") == runs + 1
+    finally:
+        session.context.close()
+
+
+def test_another_province_swaps_the_map_layers_in_place(session: Session, demo_store: Path) -> None:
+    """Choosing another province keeps the province map (no new frame, no new Leaflet) and shows
+    the new province's communes and villages, fitted to it."""
+    villages = pd.read_parquet(demo_store / "villages.parquet", columns=["province_63", "cov__any__all"])
+    communes = store.read_table(demo_store, "commune", "63")
+    provinces = store.read_table(demo_store, "province", "63").set_index("code")
+    session.page.goto(session.url)
+    session.map_frame(min_paths=30)
+    session.wait_idle()
+    session.sidebar_option("Tỉnh/thành")
+    first = session.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').last
+    first.wait_for()
+    frame = session.map_frame(min_paths=0)
+    session.layer_counts(lambda c: c[0] > 0)
+    frame.evaluate("() => { window.__kept = true; }")
+    code = villages.loc[~villages["cov__any__all"], "province_63"].value_counts().idxmax()
+    first.click()
+    session.page.keyboard.type(provinces.loc[code, "name"])
+    session.page.get_by_role("option", name=provinces.loc[code, "name"], exact=True).click()
+    session.wait_idle()
+    n_communes = int((communes["parent_code"] == code).sum())
+    n_uncovered = int((~villages["cov__any__all"] & (villages["province_63"] == code)).sum())
+    counts = session.layer_counts(lambda c: c == [n_communes, n_uncovered])
+    assert counts == [n_communes, n_uncovered]
+    frame = session.map_frame(min_paths=0)
+    assert frame.evaluate("() => window.__kept === true"), "the province map was reloaded"
+    west, south, east, north = provinces.geometry[code].bounds
+    centre = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng]")
+    assert south < centre[0] < north and west < centre[1] < east, "the map does not show the province"

@@ -1,13 +1,15 @@
 """National view, for ministry planners: every province against the chosen target.
 
 The map's polygons and tooltips are built once per (scheme, indicator, target, layer, language)
-and cached; a click on a province is the only map event that comes back to Python, and it opens
-that province's page.
+and cached as GeoJSON text; a click on a province is the only map event that comes back to
+Python, and it opens that province's page in the run the click starts (a callback, not a second
+run).
 """
 
 from __future__ import annotations
 
-import altair as alt
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -33,21 +35,18 @@ def render(ctx: state.Ctx) -> None:
     left, right = st.columns([3, 2], gap="medium")
     with left:
         layout.legend(ctx, float(target["threshold"]), target["comparison"])
-        click = _map(ctx, tables)
+        _map(ctx, tables)
         st.caption(ctx.t("map.click_hint"))
     with right:
         st.markdown(f"**{ctx.t('ranking.title')}**")
-        st.altair_chart(_ranking(ctx, provinces), width="stretch")
-    if click is not None:
-        code = data.locate(ctx.key, sel.scheme, click["lat"], click["lng"])
-        if code is not None:
-            state.navigate(view="province", province=code)
+        st.vega_lite_chart(spec=_ranking(ctx.key, sel, ctx.lang), width="stretch")
 
     _five_g(ctx)
-    with st.expander(ctx.t("table.provinces")):
-        frame, decimals = layout.unit_table(ctx, provinces, rank=True)
-        st.dataframe(layout.styled(frame, ctx.lang, decimals), hide_index=True, width="stretch")
-        layout.downloads(frame, f"provinces_{sel.scheme}_{sel.layer}", ctx, key="dl-provinces")
+    with layout.lazy_expander(ctx.t("table.provinces"), key="provinces_table") as is_open:
+        if is_open:
+            frame, decimals = layout.unit_table(ctx, provinces, rank=True)
+            st.dataframe(layout.styled(frame, ctx.lang, decimals), hide_index=True, width="stretch")
+            layout.downloads(frame, f"provinces_{sel.scheme}_{sel.layer}", ctx, key="dl-provinces")
     layout.sources(ctx, tables)
 
 
@@ -57,8 +56,8 @@ def _headline(ctx: state.Ctx, totals: dict) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _features(key: data.StoreRef, sel: metrics.Selection, lang: str) -> dict:
-    """GeoJSON of the provinces with fill colour and preformatted tooltip texts."""
+def _features(key: data.StoreRef, sel: metrics.Selection, lang: str) -> str:
+    """GeoJSON text of the provinces with fill colour and preformatted tooltip texts."""
     measured = data.measured(key, "province", sel)
     shapes = data.display_shapes(key, "province", sel.scheme)
     return maps.feature_collection(shapes, tooltip_props(measured, sel.indicator, lang), digits=3)
@@ -90,35 +89,52 @@ def tooltip_aliases(ctx: state.Ctx) -> list[str]:
             ctx.t("tooltip.villages"), ctx.t("tooltip.gap")]
 
 
-def _map(ctx: state.Ctx, tables: list[str]) -> dict | None:
-    """The choropleth; returns a new province click, if any."""
+def _map(ctx: state.Ctx, tables: list[str]) -> None:
+    """The choropleth; a click on a province opens its page (see :func:`_open_clicked`)."""
     fig = maps.base_map(maps.VIETNAM_BOUNDS, view_key="national",
                         attribution=layout.attribution(ctx, tables, short=True))
     group = maps.choropleth(_features(ctx.key, ctx.selection, ctx.lang), TOOLTIP_FIELDS, tooltip_aliases(ctx),
                             name="provinces")
-    out = st_folium(fig, key=MAP_KEY, height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=group,
-                    returned_objects=["last_object_clicked"])
-    return state.new_click(MAP_KEY, (out or {}).get("last_object_clicked"))
+    st_folium(fig, key=MAP_KEY, height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=group,
+              returned_objects=["last_object_clicked"], on_change=partial(_open_clicked, ctx.key, ctx.selection.scheme))
 
 
-def _ranking(ctx: state.Ctx, measured: pd.DataFrame) -> alt.LayerChart:
-    """Bars of the indicator per province, best first, with the target as a dashed line."""
-    lang = ctx.lang
+def _open_clicked(key: data.StoreRef, scheme: str) -> None:
+    """Before the run a map click starts: switch to the clicked province's page, so that run draws
+    it (opening it after drawing this page took a second run)."""
+    click = state.new_click(MAP_KEY, (st.session_state.get(MAP_KEY) or {}).get("last_object_clicked"))
+    code = data.locate(key, scheme, click["lat"], click["lng"]) if click else None
+    if code is not None:
+        st.session_state["view"] = "province"
+        st.session_state["province"] = code
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _ranking(key: data.StoreRef, sel: metrics.Selection, lang: str) -> dict:
+    """Bars of the indicator per province, best first, with the target as a dashed line: a
+    Vega-Lite spec made and validated once per choice (Altair's validation on every rerun took
+    a good part of the run)."""
+    import altair as alt  # here, not at the top: a cold server sends the map before paying for it
+
+    t = lambda text_key: tr(text_key, lang)  # noqa: E731
+    measured = data.measured(key, "province", sel)
+    target = next(x for x in data.manifest(key)["targets"] if x["id"] == sel.target_id)
     frame = measured[["name", "value", "colour"]].copy()
     frame["name"] = frame["name"].map(fmt.short_name)
     frame["text"] = [fmt.percent(v, lang) for v in frame["value"]]
-    threshold = float(ctx.target["threshold"])
+    threshold = float(target["threshold"])
     low = float(min(frame["value"].min(skipna=True), threshold))
     lo = max(0.0, (low - 5) // 10 * 10)  # zoom in on the range that matters, in steps of 10 %
-    x = alt.X("value:Q", title=ctx.t("ranking.value"), scale=alt.Scale(domain=[lo, 100], clamp=True))
+    x = alt.X("value:Q", title=t("ranking.value"), scale=alt.Scale(domain=[lo, 100], clamp=True))
     bars = alt.Chart(frame).mark_bar(clip=True).encode(
         x=x, y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelFontSize=9, labelLimit=150)),
         color=alt.Color("colour:N", scale=None),
-        tooltip=[alt.Tooltip("name:N", title=ctx.t("tooltip.name")), alt.Tooltip("text:N", title=ctx.t("col.value"))],
+        tooltip=[alt.Tooltip("name:N", title=t("tooltip.name")), alt.Tooltip("text:N", title=t("col.value"))],
     )
-    rule = alt.Chart(pd.DataFrame({"value": [threshold], "label": [ctx.t("ranking.target")]})).mark_rule(
+    rule = alt.Chart(pd.DataFrame({"value": [threshold], "label": [t("ranking.target")]})).mark_rule(
         color="#111", strokeDash=[5, 3], size=1.5).encode(x="value:Q", tooltip=[alt.Tooltip("label:N", title=" ")])
-    return (bars + rule).properties(height=max(MAP_HEIGHT, 13 * len(frame)))  # a readable label per bar
+    chart = (bars + rule).properties(height=max(MAP_HEIGHT, 13 * len(frame)))  # a readable label per bar
+    return chart.to_dict()
 
 
 def _five_g(ctx: state.Ctx) -> None:
@@ -150,4 +166,4 @@ def _five_g(ctx: state.Ctx) -> None:
                      ctx.t("smart.with_5g"): ", ".join(fmt.short_name(names.get(c, c))
                                                        for c in info.get("with_5g", [])) or ctx.t("smart.none")}
                     for region, info in smart.get("regions", {}).items()]
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            layout.markdown_table(pd.DataFrame(rows))

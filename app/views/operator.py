@@ -45,10 +45,11 @@ def render(ctx: state.Ctx) -> None:
     layer = st.radio(ctx.t("export.layer"), export.EXPORT_LAYERS, key="op_layer", horizontal=True,
                      format_func=lambda x: ctx.t(f"export.layer.{x}"))
 
-    gdf = _gap_layer(ctx.key, layer, tuple(sorted(provinces)), scheme, technology, operator)
+    choice = (layer, tuple(sorted(provinces)), scheme, technology, operator)
+    gdf = _gap_layer(ctx.key, *choice)
     _summary(ctx, gdf, layer)
     if len(gdf):
-        _preview(ctx, gdf, layer, scheme, provinces)
+        _preview(ctx, gdf, choice)
     _download(ctx, gdf, layer, provinces, technology, operator, scheme)
     layout.sources(ctx, [f"provinces_{scheme}", f"communes_{scheme}"])
 
@@ -83,48 +84,66 @@ def _summary(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str) -> None:
         st.caption(ctx.t("export.summary_units", n=fmt.number(len(gdf), ctx.lang)))
 
 
-def _preview(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str, scheme: str, provinces: list[str]) -> None:
+def _preview(ctx: state.Ctx, gdf: gpd.GeoDataFrame, choice: tuple) -> None:
     """The layer on the map (the largest features first when there are many)."""
-    shown = gdf
+    layer, provinces, scheme = choice[:3]
     if len(gdf) > PREVIEW_LIMIT:
-        order = "households_uncovered" if "households_uncovered" in gdf else "households"
-        shown = gdf.sort_values(order, ascending=False).head(PREVIEW_LIMIT)
         st.caption(ctx.t("export.preview_limit", shown=fmt.number(PREVIEW_LIMIT, ctx.lang),
                          n=fmt.number(len(gdf), ctx.lang)))
     outlines = data.display_shapes(ctx.key, "province", scheme)
     if provinces:
         outlines = outlines.loc[outlines["code"].isin(provinces)]
-    fig = maps.base_map(maps.bounds_of(outlines), view_key=f"operator:{scheme}:{','.join(sorted(provinces))}",
+    fig = maps.base_map(maps.bounds_of(outlines), view_key=f"operator:{scheme}:{','.join(provinces)}",
                         canvas=True, attribution=layout.attribution(ctx, [f"provinces_{scheme}", f"communes_{scheme}"],
                                                        short=True))
-    context = maps.outlines(maps.feature_collection(outlines, outlines[["code"]], digits=3), name="provinces")
+    context = maps.outlines(_outline_features(ctx.key, scheme, provinces), name="provinces")
     st_folium(fig, key="operator_map", height=MAP_HEIGHT, use_container_width=True,
-              feature_group_to_add=[context, _layer_group(ctx, shown, layer)], returned_objects=[])
+              feature_group_to_add=[context, _layer_group(ctx, _preview_features(ctx.key, *choice, ctx.lang), layer)],
+              returned_objects=[])
 
 
-def _layer_group(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str):
-    lang = ctx.lang
+@st.cache_data(show_spinner=False, max_entries=16)
+def _outline_features(key: data.StoreRef, scheme: str, provinces: tuple[str, ...]) -> str:
+    outlines = data.display_shapes(key, "province", scheme)
+    if provinces:
+        outlines = outlines.loc[outlines["code"].isin(provinces)]
+    return maps.feature_collection(outlines, outlines[["code"]], digits=3)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _preview_features(key: data.StoreRef, layer: str, provinces: tuple[str, ...], scheme: str, technology: str,
+                      operator: str, lang: str) -> str:
+    """GeoJSON text of the previewed features (the largest ones when there are too many)."""
+    gdf = _gap_layer(key, layer, provinces, scheme, technology, operator)
+    if len(gdf) > PREVIEW_LIMIT:
+        order = "households_uncovered" if "households_uncovered" in gdf else "households"
+        gdf = gdf.sort_values(order, ascending=False).head(PREVIEW_LIMIT)
     if layer == "uncovered-villages":
         props = pd.DataFrame({"n": gdf["name"], "h": [fmt.number(x, lang) for x in gdf["households_uncovered"]],
                               "colour": _GAP, "radius": 5, "stroke": "#ffffff"})
-        fields, aliases = ["n", "h"], [ctx.t("col.name"), ctx.t("col.households")]
-        return maps.points(_geojson(gdf, props), fields, aliases, name=layer)
+        return _geojson(gdf, props)
     if layer == "uncovered-households":
         props = pd.DataFrame({"n": gdf["cluster_id"].astype(str),
                               "h": [fmt.number(x, lang) for x in gdf["households_uncovered"]], "colour": _GAP})
-        return maps.choropleth(_geojson(gdf, props, simplify=True), ["n", "h"],
-                               ["#", ctx.t("col.households")], name=layer)
-    target = metrics.targets_for(ctx.manifest, "households")[0]
+        return _geojson(gdf, props, simplify=True)
+    target = metrics.targets_for(data.manifest(key), "households")[0]
     pct = gdf["households_pct"].to_numpy(float)
     distance = pct - float(target["threshold"])
     met = metrics.target_of(target).met(pct)
     props = pd.DataFrame({"n": gdf["name"], "h": [fmt.percent(x, lang) for x in pct],
                           "colour": metrics.colours(distance, met)})
-    return maps.choropleth(_geojson(gdf, props, simplify=True), ["n", "h"],
-                           [ctx.t("col.name"), ctx.t("col.households_pct")], name=layer)
+    return _geojson(gdf, props, simplify=True)
 
 
-def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, simplify: bool = False) -> dict:
+def _layer_group(ctx: state.Ctx, text: str, layer: str):
+    if layer == "uncovered-villages":
+        return maps.points(text, ["n", "h"], [ctx.t("col.name"), ctx.t("col.households")], name=layer)
+    if layer == "uncovered-households":
+        return maps.choropleth(text, ["n", "h"], ["#", ctx.t("col.households")], name=layer)
+    return maps.choropleth(text, ["n", "h"], [ctx.t("col.name"), ctx.t("col.households_pct")], name=layer)
+
+
+def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, simplify: bool = False) -> str:
     geoms = gdf.geometry.to_numpy()
     if simplify:
         geoms = shapely.simplify(geoms, 0.0005, preserve_topology=True)

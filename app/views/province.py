@@ -17,6 +17,7 @@ from app.i18n import comparison, target_title
 from app.views.national import TOOLTIP_FIELDS, tooltip_aliases, tooltip_props
 
 MAP_HEIGHT = 560
+MAP_KEY = "province_map"
 _UNCOVERED, _COVERED, _SITE = "#d7191c", "#1a9641", "#7b3294"
 
 
@@ -89,7 +90,7 @@ def _targets(ctx: state.Ctx, ids: pd.Series) -> list[dict]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _commune_features(key: data.StoreRef, sel: metrics.Selection, code: str, lang: str) -> dict:
+def _commune_features(key: data.StoreRef, sel: metrics.Selection, code: str, lang: str) -> str:
     measured = data.measured(key, "commune", sel, parent=code)
     shapes = data.display_shapes(key, "commune", sel.scheme, parent=code)
     return maps.feature_collection(shapes, tooltip_props(measured, sel.indicator, lang))
@@ -97,7 +98,7 @@ def _commune_features(key: data.StoreRef, sel: metrics.Selection, code: str, lan
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _village_features(key: data.StoreRef, scheme: str, code: str, layer: str, covered: bool,
-                      lang: str) -> dict:
+                      lang: str) -> str:
     """Villages of the province as GeoJSON points, uncovered (or covered) by a layer."""
     commune_col = "commune_code" if scheme == "63" else "commune_34"
     v = data.village_subset(key, scheme, code, ["village_id", "name", commune_col, "households", "operators",
@@ -105,42 +106,38 @@ def _village_features(key: data.StoreRef, scheme: str, code: str, layer: str, co
     v = v.loc[v[f"cov__{layer}"].astype(bool) == covered]
     communes = data.table(key, "commune", scheme).set_index("code")["name"]
     colour, radius = (_COVERED, 3) if covered else (_UNCOVERED, 5)
-    features = [
-        {"type": "Feature", "id": vid, "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
-         "properties": {"n": name, "c": communes.get(cc, cc), "h": fmt.number(hh, lang), "o": int(ops),
-                        "colour": colour, "radius": radius, "stroke": "#ffffff"}}
-        for vid, name, cc, hh, ops, x, y in zip(v["village_id"], v["name"], v[commune_col], v["households"],
-                                                v["operators"], v["lon"], v["lat"])
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    props = pd.DataFrame({"n": v["name"].to_numpy(), "c": v[commune_col].map(communes).fillna(v[commune_col]).to_numpy(),
+                          "h": [fmt.number(hh, lang) for hh in v["households"]],
+                          "o": v["operators"].astype(int).to_numpy(), "colour": colour, "radius": radius,
+                          "stroke": "#ffffff"})
+    return maps.point_collection(v["village_id"], v["lon"], v["lat"], props)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _site_features(key: data.StoreRef, scheme: str, code: str, technology: str, operator: str) -> dict:
+def _site_features(key: data.StoreRef, scheme: str, code: str, technology: str, operator: str) -> str:
     sites = data.sites(key)
     s = sites.loc[sites[f"province_{scheme}"] == code]
     if technology in ("4G", "5G"):
         s = s.loc[s["technology"] == technology]
     if operator != metrics.ALL:
         s = s.loc[s["operator"] == operator]
-    features = [
-        {"type": "Feature", "id": str(sid), "geometry": {"type": "Point",
-                                                         "coordinates": [round(p.x, 5), round(p.y, 5)]},
-         "properties": {"n": str(sid), "o": op, "t": tech, "r": f"{int(r)} m", "colour": _SITE, "radius": 3,
-                        "stroke": _SITE}}
-        for sid, op, tech, r, p in zip(s["site_id"], s["operator"], s["technology"], s["radius_m"], s.geometry)
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    props = pd.DataFrame({"n": s["site_id"].astype(str).to_numpy(), "o": s["operator"].to_numpy(),
+                          "t": s["technology"].to_numpy(), "r": [f"{int(r)} m" for r in s["radius_m"]],
+                          "colour": _SITE, "radius": 3, "stroke": _SITE})
+    return maps.point_collection(s["site_id"].astype(str), s.geometry.x, s.geometry.y, props)
 
 
 def _map(ctx: state.Ctx, code: str, tables: list[str], show_covered: bool, show_sites: bool) -> None:
+    """Communes and villages of the province. The map itself is the same for every province:
+    another province (or layer) swaps the layers and the view in place, without reloading it."""
     sel = ctx.selection
     shapes = data.display_shapes(ctx.key, "province", sel.scheme)
     bounds = maps.bounds_of(shapes.loc[shapes["code"] == code])
-    fig = maps.base_map(bounds, view_key=f"province:{sel.scheme}:{code}", canvas=True,
+    fig = maps.base_map(maps.VIETNAM_BOUNDS, view_key="province", canvas=True,
                         attribution=layout.attribution(ctx, tables, short=True))
-    groups = [maps.choropleth(_commune_features(ctx.key, sel, code, ctx.lang), TOOLTIP_FIELDS,
-                              tooltip_aliases(ctx), name="communes")]
+    communes = maps.choropleth(_commune_features(ctx.key, sel, code, ctx.lang), TOOLTIP_FIELDS,
+                               tooltip_aliases(ctx), name="communes")
+    groups = [maps.view(communes, bounds, f"province:{sel.scheme}:{code}")]
     village_fields = ["n", "c", "h", "o"]
     village_aliases = [ctx.t("col.name"), ctx.t("col.commune"), ctx.t("col.households"), ctx.t("col.operators")]
     if show_covered:
@@ -152,8 +149,8 @@ def _map(ctx: state.Ctx, code: str, tables: list[str], show_covered: bool, show_
                                                          ctx.t("tech.label"), ctx.t("col.radius")], name="sites"))
     groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, False, ctx.lang),
                               village_fields, village_aliases, name="uncovered"))
-    st_folium(fig, key=f"province_map_{sel.scheme}_{code}", height=MAP_HEIGHT, use_container_width=True,
-              feature_group_to_add=groups, returned_objects=[])
+    st_folium(fig, key=MAP_KEY, height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=groups,
+              returned_objects=[])
 
 
 def _uncovered(ctx: state.Ctx, code: str) -> None:
