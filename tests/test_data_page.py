@@ -209,7 +209,9 @@ def test_demo_with_imports_is_rebuilt_not_rewritten(private_demo: Path, monkeypa
     kept = (scenario / "sites.csv").read_bytes()
     versions = [v.number for v in imports.versions(scenario)]
     monkeypatch.setattr(app_data, "ready_store", lambda: None)
-    monkeypatch.setattr(app_data.demo, "write_demo", lambda *a, **k: pytest.fail("the demo was rewritten"))
+    from coverage import demo
+
+    monkeypatch.setattr(demo, "write_demo", lambda *a, **k: pytest.fail("the demo was rewritten"))
     steps: list[str] = []
     path = app_data.build_demo_store(progress=steps.append)
     assert (scenario / "sites.csv").read_bytes() == kept and [v.number for v in imports.versions(scenario)] == versions

@@ -105,7 +105,7 @@ def test_import_adds_a_version_rebuilds_and_keeps_the_old(work) -> None:
     assert "MobiFone" in manifest["mobile_operators"]
     villages = pd.read_parquet(work / "store/villages.parquet").set_index("village_id")
     assert bool(villages.at["V3", "cov__4G__MobiFone"])
-    assert {"file": "sites.csv", "provenance": "declared", "as_of": ""} in manifest["layer_sources"]["4G__all"]
+    assert {"file": "sites.csv", "provenance": "declared", "as_of": "", "licence": ""} in manifest["layer_sources"]["4G__all"]
     out = runner.invoke(app, ["scenario", "versions", str(scn)])
     assert out.exit_code == 0 and listed[1].sha256 in out.stdout and " 2 * " in out.stdout
     lines = [json.loads(x) for x in runner.invoke(app, ["scenario", "versions", str(scn), "--json"]).stdout.split("\n")
