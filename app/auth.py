@@ -27,9 +27,8 @@ AUTH_ENV = "VNBB_AUTH"
 _TOKEN = "_auth_token"
 
 
-@st.cache_resource(show_spinner=False)
 def engine() -> Engine:
-    """The project's database (migrated once per process)."""
+    """The project's database (engines are shared per URL and migrated once per process)."""
     return db.connect()
 
 

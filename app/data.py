@@ -31,6 +31,8 @@ import streamlit as st
 from streamlit import config as st_config
 
 from app import metrics
+from coverage import access
+from coverage.access import LOCAL, Principal
 from coverage import imports, store
 from coverage.scenario import ValidationReport, validate_file
 from geodata import load_registry
@@ -193,10 +195,16 @@ def villages(key: StoreRef) -> gpd.GeoDataFrame:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def sites(key: StoreRef) -> gpd.GeoDataFrame | None:
-    """Mobile sites when the store has them (``sites.parquet``), else None."""
+def _all_sites(key: StoreRef) -> gpd.GeoDataFrame | None:
     path = Path(key.path) / "sites.parquet"
     return gpd.read_parquet(path) if path.is_file() else None
+
+
+def sites(key: StoreRef, who: Principal = LOCAL) -> gpd.GeoDataFrame | None:
+    """Mobile sites when the store has them (``sites.parquet``), else None; only those the
+    reader may see (:func:`coverage.access.sites`: an operator its own, a province none)."""
+    table = _all_sites(key)
+    return access.sites(who, table) if table is not None else None
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -238,10 +246,16 @@ def boundary_sources(key: StoreRef) -> dict[str, str]:
     return dict(manifest(key).get("boundaries", {}))
 
 
-def village_subset(key: StoreRef, scheme: str, province: str, columns: list[str]) -> pd.DataFrame:
-    """The villages of one province (in either scheme), only the asked columns."""
+def village_subset(key: StoreRef, scheme: str, province: str, columns: list[str],
+                   who: Principal = LOCAL) -> pd.DataFrame:
+    """The villages of one province (in either scheme), only the asked columns, as the reader
+    may see them (:func:`coverage.access.villages`: a province user its own villages only, an
+    operator none of another operator's layer columns)."""
     v = villages(key)
-    return v.loc[v[f"province_{scheme}"] == province, columns]
+    rows = v.loc[v[f"province_{scheme}"] == province]
+    if not who.sees_everything:
+        rows = access.villages(who, rows.loc[:, list(dict.fromkeys([*columns, f"province_{who.scheme}"]))])
+    return rows.loc[:, [c for c in columns if c in rows.columns]]
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

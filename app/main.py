@@ -8,7 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data, fmt, layout, state
+from app import auth, data, fmt, layout, state
+from coverage import access
 from app.i18n import tr
 from app.views import challenges, national, operator, progress, province
 from app.views import data as data_view
@@ -23,14 +24,22 @@ def run() -> None:
     st.set_page_config(page_title=tr("app.page_title", lang), page_icon="📶", layout="wide")
     state.persist()
     state.apply_navigation()
+    who = auth.current(lang)  # stops at the sign-in form until the reader has signed in
     path = _store(lang)
     key = data.ref(path)
-    manifest = data.manifest(key)
+    # Other operators' layers are not even offered to an operator: every choice (and every
+    # choice repaired from a crafted session state) comes from what the role may see.
+    manifest = access.manifest_view(who, data.manifest(key))
     names = {s: province_names(key, s) for s in state.SCHEMES}
+    if who.role == "province":
+        st.session_state.setdefault("scheme", who.scheme)
+        st.session_state.setdefault("province", who.province)
     state.repair(manifest, {s: list(n) for s, n in names.items()}, data.province_crosswalk(key))
     lang = layout.language_switch()
     layout.sidebar(manifest, lang, names)
-    ctx = state.Ctx(key=key, manifest=manifest, lang=lang, selection=state.selection())
+    auth.sign_out(lang, who)
+    ctx = state.Ctx(key=key, manifest=manifest, lang=lang, selection=state.selection(), who=who)
+    access.check_layer(who, ctx.selection.layer)
     st.title(ctx.t("app.title"))
     _VIEWS[st.session_state["view"]](ctx)
 

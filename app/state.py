@@ -16,6 +16,7 @@ import streamlit as st
 from app import metrics
 from app.data import StoreRef
 from app.i18n import DEFAULT_LANG, LANGS, tr
+from coverage.access import LOCAL, Principal
 
 VIEWS = ("national", "province", "operator", "progress", "challenges", "data")
 SCHEMES = ("63", "34")
@@ -30,6 +31,7 @@ class Ctx:
     manifest: dict
     lang: str
     selection: metrics.Selection
+    who: Principal = LOCAL
 
     def t(self, text_key: str, **values: object) -> str:
         """The text of a key in the reader's language."""

@@ -82,6 +82,22 @@ def visible_layers(who: Principal, layers: list[str]) -> list[str]:
     return [k for k in layers if may_see_layer(who, k)]
 
 
+def manifest_view(who: Principal, manifest: dict) -> dict:
+    """The store's manifest as the principal may see it: other operators' layers, their names
+    in the operator lists and their layer sources left out, so every choice offered (and every
+    choice repaired from a crafted session) stays within what the role allows."""
+    if who.sees_everything:
+        return manifest
+    layers = visible_layers(who, list(manifest.get("layers", [])))
+    ops = {layer_operator(k) for k in layers}
+    out = dict(manifest)
+    out["layers"] = layers
+    out["mobile_operators"] = [o for o in manifest.get("mobile_operators", []) if o in ops]
+    out["fixed_operators"] = [o for o in manifest.get("fixed_operators", []) if o in ops]
+    out["layer_sources"] = {k: v for k, v in manifest.get("layer_sources", {}).items() if k in layers}
+    return out
+
+
 def check_layer(who: Principal, layer_key: str) -> None:
     """Raise :class:`AccessDenied` unless the principal may see the layer."""
     if not may_see_layer(who, layer_key):

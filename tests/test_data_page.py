@@ -163,7 +163,7 @@ def test_good_upload_imports_and_rebuilds_in_the_background(private_demo: Path) 
 
 
 def test_import_refused_by_the_whole_scenario_check_is_reported(private_demo: Path) -> None:
-    scenario, store_dir = app_data.demo_scenario_dir(), app_data.demo_store_dir()
+    scenario = app_data.demo_scenario_dir()
     households = pd.read_csv(scenario / "households.csv", dtype=str)
     households["households"] = "1"
     households["households_urban"] = "1"

@@ -19,6 +19,7 @@ from app.i18n import tr
 from coverage import challenges, corrections, db
 from coverage import export as gis
 from coverage.engine import TECHS
+from coverage.access import LOCAL, Principal
 from coverage.models import CHALLENGE_KINDS, CHALLENGE_STATUSES, Challenge
 from geodata.errors import VnbbError
 
@@ -32,10 +33,14 @@ def render(ctx: state.Ctx) -> None:
     st.subheader(ctx.t("ch.heading"))
     layout.banners(ctx, [f"provinces_{scheme}"])
     st.caption(ctx.t("ch.intro"))
-    st.info(ctx.t("ch.no_signin"), icon=":material/badge:")
-    left, right = st.columns(2)
-    left.text_input(ctx.t("ch.name"), key="ch_name")
-    right.text_input(ctx.t("ch.organisation"), key="ch_org")
+    if ctx.who.role == "local":
+        st.info(ctx.t("ch.no_signin"), icon=":material/badge:")
+        left, right = st.columns(2)
+        left.text_input(ctx.t("ch.name"), key="ch_name")
+        right.text_input(ctx.t("ch.organisation"), key="ch_org")
+    else:  # the signed-in person files and decides under their own name (coverage.challenges)
+        st.session_state["ch_name"] = ctx.who.name
+        st.caption(ctx.t("auth.signed_in_as", who=ctx.who.describe()))
     try:
         url = db.default_url()
         db.connect(url)
@@ -136,6 +141,7 @@ def _file(ctx: state.Ctx, url: str, series: str) -> None:
     evidence_text = st.text_area(_field(ctx, "evidence_text"), key="ch_evidence")
     upload = st.file_uploader(ctx.t("ch.evidence_file", mb=fmt.number(challenges.evidence_limit_mb(), ctx.lang)),
                               type=[s.lstrip(".") for s in challenges.EVIDENCE_SUFFIXES], key="ch_upload")
+    draft = st.checkbox(ctx.t("ch.draft"), key="ch_draft", help=ctx.t("ch.draft_help"))
     if not st.button(ctx.t("ch.submit"), key="ch_submit", type="primary"):
         return
     try:
@@ -145,7 +151,7 @@ def _file(ctx: state.Ctx, url: str, series: str) -> None:
             claim=claim, reason=reason, evidence_text=evidence_text,
             evidence=(upload.name, upload.getvalue()) if upload is not None else None,
             lon=lon, lat=lat, households=int(households) if households is not None else None,
-            engine=db.connect(url))
+            engine=db.connect(url), who=ctx.who, draft=draft)
     except challenges.ChallengeInputError as exc:
         st.error(ctx.t("ch.not_filed") + "\n" + "\n".join(f"- **{_field(ctx, f)}**: {m}" for f, m in exc.problems))
         return
@@ -157,7 +163,11 @@ def _file(ctx: state.Ctx, url: str, series: str) -> None:
 
 # -- reviewing --------------------------------------------------------------------------------
 def _review(ctx: state.Ctx, url: str, series: str) -> None:
-    waiting = challenges.list_challenges(db.connect(url), series=series, status="open")
+    drafts = challenges.list_challenges(db.connect(url), series=series, status="draft", viewer=ctx.who)
+    for row in drafts:  # the reader's own drafts: nobody else sees them until submitted
+        st.button(ctx.t("ch.submit_draft", id=row.id, label=_label(ctx, row)), key=f"ch_submit_{row.id}",
+                  on_click=_submit, args=(ctx.lang, url, row.id, ctx.who))
+    waiting = challenges.list_challenges(db.connect(url), series=series, status="open", viewer=ctx.who)
     if not waiting:
         st.info(ctx.t("ch.review.none"))
         return
@@ -171,20 +181,34 @@ def _review(ctx: state.Ctx, url: str, series: str) -> None:
     st.text_area(ctx.t("ch.note"), key="ch_note")
     a, b, c = st.columns(3)
     args = (ctx.lang, url, row.id, row.version)
-    a.button(ctx.t("ch.accept"), key="ch_accept", type="primary", on_click=_decide, args=(*args, "accepted"))
-    b.button(ctx.t("ch.reject"), key="ch_reject", on_click=_decide, args=(*args, "rejected"))
+    may_decide = ctx.who.sees_everything  # coverage.challenges.decide checks it again
+    a.button(ctx.t("ch.accept"), key="ch_accept", type="primary", on_click=_decide,
+             args=(*args, "accepted", ctx.who), disabled=not may_decide)
+    b.button(ctx.t("ch.reject"), key="ch_reject", on_click=_decide, args=(*args, "rejected", ctx.who),
+             disabled=not may_decide)
     c.button(ctx.t("ch.withdraw"), key="ch_withdraw", on_click=_withdraw, args=(ctx.lang, url, row.id),
              help=ctx.t("ch.withdraw_help"))
 
 
-def _decide(lang: str, url: str, challenge_id: int, version: int, decision: str) -> None:
+def _submit(lang: str, url: str, challenge_id: int, who: Principal) -> None:
+    ss = st.session_state
+    try:
+        challenges.submit(challenge_id, who.name if who.role != "local" else ss.get("ch_name", ""),
+                          engine=db.connect(url))
+    except VnbbError as exc:
+        ss[_FLASH] = ("error", tr("ch.not_possible", lang, message=str(exc)))
+        return
+    ss[_FLASH] = ("ok", tr("ch.decided", lang, id=challenge_id, status=tr("ch.status.open", lang)))
+
+
+def _decide(lang: str, url: str, challenge_id: int, version: int, decision: str, who: Principal = LOCAL) -> None:
     """Button callback: runs before the next script run, with the version shown on the page."""
     t = lambda k, **v: tr(k, lang, **v)  # noqa: E731
     ss = st.session_state
     engine = db.connect(url)
     try:
         challenges.decide(challenge_id, decision, ss.get("ch_name", ""), ss.get("ch_note", ""),
-                          expected_version=version, engine=engine)
+                          expected_version=version, engine=engine, who=who)
     except challenges.ChallengeConflict:
         now = challenges.get(challenge_id, engine)
         who = now.reviewer if now.status != "withdrawn" else now.filed_by
@@ -279,7 +303,7 @@ def _list(ctx: state.Ctx, url: str, series: str) -> None:
     province = c.selectbox(ctx.t("province.label"), options, key="ch_f_province",
                            format_func=lambda p: ctx.t("ch.all_provinces") if p == _ALL else names[p])
     rows = challenges.list_challenges(db.connect(url), series=series, status=statuses, kind=kinds,
-                                      province=province or None, scheme=scheme)
+                                      province=province or None, scheme=scheme, viewer=ctx.who)
     st.caption(ctx.t("ch.list.count", n=fmt.number(len(rows), ctx.lang)))
     if not rows:
         return

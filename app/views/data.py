@@ -32,6 +32,9 @@ _ROUND = "_data_round"
 def render(ctx: state.Ctx) -> None:
     """The scenario and its current results, the running or last import, the upload form and
     the scenario's versions."""
+    if not ctx.who.sees_everything:
+        st.info(ctx.t("auth.data_ministry_only"))
+        return
     st.subheader(ctx.t("data.heading"))
     st.caption(ctx.t("data.intro"))
     if ctx.manifest.get("scenario", {}).get("synthetic"):

@@ -12,6 +12,8 @@ from streamlit_folium import st_folium
 
 from app import data, fmt, layout, maps, metrics, state
 from coverage import export
+from coverage.access import LOCAL, AccessDenied, Principal
+from geodata.errors import VnbbError
 
 MAP_HEIGHT = 520
 PREVIEW_LIMIT = 3000  # features drawn in the preview; the download always has all of them
@@ -46,8 +48,14 @@ def render(ctx: state.Ctx) -> None:
                      format_func=lambda x: ctx.t(f"export.layer.{x}"))
 
     choice = (layer, tuple(sorted(provinces)), scheme, technology, operator)
-    gdf = _gap_layer(ctx.key, *choice)
+    try:
+        gdf = _gap_layer(ctx.key, *choice, ctx.who)
+    except AccessDenied as exc:  # e.g. a province asking for villages outside its own province
+        st.warning(ctx.t("auth.denied", message=str(exc)))
+        return
     _summary(ctx, gdf, layer)
+    if gdf.attrs.get("metadata", {}).get("non_commercial") and ctx.who.role == "operator":
+        st.warning(ctx.t("auth.non_commercial", licences=gdf.attrs["metadata"]["licences"]))
     if len(gdf):
         _preview(ctx, gdf, choice)
     _download(ctx, gdf, layer, provinces, technology, operator, scheme)
@@ -62,16 +70,17 @@ def _province_names(key: data.StoreRef, scheme: str) -> dict[str, str]:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _gap_layer(key: data.StoreRef, layer: str, provinces: tuple[str, ...], scheme: str, technology: str,
-               operator: str) -> gpd.GeoDataFrame:
-    """The export layer itself (shared read-only; cached as the files are made from it)."""
+               operator: str, who: Principal = LOCAL) -> gpd.GeoDataFrame:
+    """The export layer itself (shared read-only; cached per reader, as the export function
+    applies the reader's role)."""
     return export.gap_layer(key.path, layer, provinces=list(provinces) or None, scheme=scheme,
-                            technology=technology, operator=operator)
+                            technology=technology, operator=operator, who=who)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _file(key: data.StoreRef, layer: str, provinces: tuple[str, ...], scheme: str, technology: str,
-          operator: str, fmt_name: str) -> bytes:
-    return export.to_bytes(_gap_layer(key, layer, provinces, scheme, technology, operator), fmt_name)
+          operator: str, fmt_name: str, who: Principal = LOCAL) -> bytes:
+    return export.to_bytes(_gap_layer(key, layer, provinces, scheme, technology, operator, who), fmt_name)
 
 
 def _summary(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str) -> None:
@@ -98,7 +107,7 @@ def _preview(ctx: state.Ctx, gdf: gpd.GeoDataFrame, choice: tuple) -> None:
                                                        short=True))
     context = maps.outlines(_outline_features(ctx.key, scheme, provinces), name="provinces")
     st_folium(fig, key="operator_map", height=MAP_HEIGHT, use_container_width=True,
-              feature_group_to_add=[context, _layer_group(ctx, _preview_features(ctx.key, *choice, ctx.lang), layer)],
+              feature_group_to_add=[context, _layer_group(ctx, _preview_features(ctx.key, *choice, ctx.lang, ctx.who), layer)],
               returned_objects=[])
 
 
@@ -112,9 +121,9 @@ def _outline_features(key: data.StoreRef, scheme: str, provinces: tuple[str, ...
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _preview_features(key: data.StoreRef, layer: str, provinces: tuple[str, ...], scheme: str, technology: str,
-                      operator: str, lang: str) -> str:
+                      operator: str, lang: str, who: Principal = LOCAL) -> str:
     """GeoJSON text of the previewed features (the largest ones when there are too many)."""
-    gdf = _gap_layer(key, layer, provinces, scheme, technology, operator)
+    gdf = _gap_layer(key, layer, provinces, scheme, technology, operator, who)
     if len(gdf) > PREVIEW_LIMIT:
         order = "households_uncovered" if "households_uncovered" in gdf else "households"
         gdf = gdf.sort_values(order, ascending=False).head(PREVIEW_LIMIT)
@@ -151,6 +160,20 @@ def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, simplify: bool = False)
     return maps.feature_collection(shapes, props.reset_index(drop=True).assign(code=shapes["code"]))
 
 
+def _audit_download(who: Principal, file_name: str, meta: dict) -> None:
+    """Every export leaves an audit entry: who took which layer, with which licences."""
+    from coverage import db
+
+    try:
+        with db.session() as s:
+            db.audit(s, who.name, "export", "layer", file_name, role=who.role, layer=meta.get("layer"),
+                     technology=meta.get("technology"), operator=meta.get("operator"),
+                     provinces=meta.get("provinces"), licences=meta.get("licences"),
+                     non_commercial=bool(meta.get("non_commercial")))
+    except VnbbError:  # the download itself has happened; a database problem is not the reader's
+        pass
+
+
 def _download(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str, provinces: list[str], technology: str,
               operator: str, scheme: str) -> None:
     """One format at a time: the file is made only for the format asked for (then cached)."""
@@ -159,8 +182,9 @@ def _download(ctx: state.Ctx, gdf: gpd.GeoDataFrame, layer: str, provinces: list
                               format_func=lambda f: ctx.t(f"export.format.{f}"))
     area = "-".join(sorted(provinces)) if provinces else "VN"
     stem = f"vnbb_{layer}_{technology}_{operator}_{scheme}_{area}"
-    payload = _file(ctx.key, layer, tuple(sorted(provinces)), scheme, technology, operator, fmt_name)
+    payload = _file(ctx.key, layer, tuple(sorted(provinces)), scheme, technology, operator, fmt_name, ctx.who)
     right.download_button(ctx.t("export.download", layer=ctx.t(f"export.layer.{layer}"), fmt=fmt_name.upper()),
                           payload, file_name=stem + export.SUFFIXES[fmt_name], mime=export.MEDIA_TYPES[fmt_name],
-                          key="op_download", type="primary", width="stretch")
+                          key="op_download", type="primary", width="stretch", on_click=_audit_download,
+                          args=(ctx.who, stem + export.SUFFIXES[fmt_name], gdf.attrs.get("metadata", {})))
     right.caption(ctx.t("export.same_as_cli"))

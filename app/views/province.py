@@ -15,6 +15,7 @@ from streamlit_folium import st_folium
 from app import data, fmt, layout, maps, metrics, state
 from app.i18n import comparison, target_title
 from app.views.national import TOOLTIP_FIELDS, tooltip_aliases, tooltip_props
+from coverage.access import LOCAL, Principal
 
 MAP_HEIGHT = 560
 MAP_KEY = "province_map"
@@ -37,7 +38,8 @@ def render(ctx: state.Ctx) -> None:
     _gaps_table(ctx, code)
 
     show_covered = st.checkbox(ctx.t("province.show_covered"), key="show_covered")
-    has_sites = data.sites(ctx.key) is not None
+    visible_sites = data.sites(ctx.key, ctx.who)
+    has_sites = visible_sites is not None and len(visible_sites) > 0
     show_sites = st.checkbox(ctx.t("province.show_sites"), key="show_sites", disabled=not has_sites,
                              help=None if has_sites else ctx.t("province.no_sites"))
     layout.legend(ctx, float(ctx.target["threshold"]), ctx.target["comparison"])
@@ -98,11 +100,11 @@ def _commune_features(key: data.StoreRef, sel: metrics.Selection, code: str, lan
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _village_features(key: data.StoreRef, scheme: str, code: str, layer: str, covered: bool,
-                      lang: str) -> str:
+                      lang: str, who: Principal = LOCAL) -> str:
     """Villages of the province as GeoJSON points, uncovered (or covered) by a layer."""
     commune_col = "commune_code" if scheme == "63" else "commune_34"
     v = data.village_subset(key, scheme, code, ["village_id", "name", commune_col, "households", "operators",
-                                                "lon", "lat", f"cov__{layer}"])
+                                                "lon", "lat", f"cov__{layer}"], who)
     v = v.loc[v[f"cov__{layer}"].astype(bool) == covered]
     communes = data.table(key, "commune", scheme).set_index("code")["name"]
     colour, radius = (_COVERED, 3) if covered else (_UNCOVERED, 5)
@@ -114,8 +116,9 @@ def _village_features(key: data.StoreRef, scheme: str, code: str, layer: str, co
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _site_features(key: data.StoreRef, scheme: str, code: str, technology: str, operator: str) -> str:
-    sites = data.sites(key)
+def _site_features(key: data.StoreRef, scheme: str, code: str, technology: str, operator: str,
+                   who: Principal = LOCAL) -> str:
+    sites = data.sites(key, who)
     s = sites.loc[sites[f"province_{scheme}"] == code]
     if technology in ("4G", "5G"):
         s = s.loc[s["technology"] == technology]
@@ -141,13 +144,13 @@ def _map(ctx: state.Ctx, code: str, tables: list[str], show_covered: bool, show_
     village_fields = ["n", "c", "h", "o"]
     village_aliases = [ctx.t("col.name"), ctx.t("col.commune"), ctx.t("col.households"), ctx.t("col.operators")]
     if show_covered:
-        groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, True, ctx.lang),
+        groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, True, ctx.lang, ctx.who),
                                   village_fields, village_aliases, name="covered"))
     if show_sites:
-        groups.append(maps.points(_site_features(ctx.key, sel.scheme, code, sel.technology, sel.operator),
+        groups.append(maps.points(_site_features(ctx.key, sel.scheme, code, sel.technology, sel.operator, ctx.who),
                                   ["n", "o", "t", "r"], [ctx.t("col.site"), ctx.t("operator.label"),
                                                          ctx.t("tech.label"), ctx.t("col.radius")], name="sites"))
-    groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, False, ctx.lang),
+    groups.append(maps.points(_village_features(ctx.key, sel.scheme, code, sel.layer, False, ctx.lang, ctx.who),
                               village_fields, village_aliases, name="uncovered"))
     st_folium(fig, key=MAP_KEY, height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=groups,
               returned_objects=[])
@@ -158,7 +161,10 @@ def _uncovered(ctx: state.Ctx, code: str) -> None:
     sel = ctx.selection
     commune_col = "commune_code" if sel.scheme == "63" else "commune_34"
     v = data.village_subset(ctx.key, sel.scheme, code, ["village_id", "name", commune_col, "households",
-                                                        "operators", "lon", "lat", f"cov__{sel.layer}"])
+                                                        "operators", "lon", "lat", f"cov__{sel.layer}"], ctx.who)
+    if ctx.who.role == "province" and v.empty:
+        st.info(ctx.t("auth.detail_own_only"))
+        return
     todo = metrics.uncovered_villages(v, sel.layer)
     communes = data.table(ctx.key, "commune", sel.scheme).set_index("code")["name"]
     st.markdown(f"**{ctx.t('province.uncovered', layer=layout.layer_label(sel, ctx.lang))}**")
