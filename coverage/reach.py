@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
+from scipy.spatial import cKDTree
 
 from geodata.crs import AREA_CRS, DISPLAY_CRS
 
@@ -57,15 +58,25 @@ def within_radius(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame) -> tupl
     """Pairs (point index, site index) where the point lies within the site's service radius.
 
     Distances are measured in metres in the equal-area projection (under 0.1 % scale error over
-    a few km in Vietnam).
+    a few km in Vietnam). Sites are taken in classes of similar radius (within a factor 1.3), each
+    matched against a k-d tree of the points up to its largest radius, so that few pairs beyond a
+    site's own radius are ever formed; the pairs are then kept by each site's exact radius.
     """
     if len(sites) == 0 or len(lon) == 0:
         return np.array([], int), np.array([], int)
     px, py = _TO_METRES.transform(np.asarray(lon, float), np.asarray(lat, float))
     sx, sy = _TO_METRES.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
     radius = sites["radius_m"].to_numpy(float)
-    tree = shapely.STRtree(shapely.points(sx, sy))
-    pi, si = tree.query(shapely.points(px, py), predicate="dwithin", distance=float(radius.max()))
+    points = cKDTree(np.column_stack([px, py]))
+    size = np.floor(np.log(np.maximum(radius, 1.0)) / np.log(1.3)).astype(np.int64)
+    pis, sis = [], []
+    for s in np.unique(size):
+        idx = np.flatnonzero(size == s)
+        near = cKDTree(np.column_stack([sx[idx], sy[idx]])).sparse_distance_matrix(
+            points, float(radius[idx].max()) * (1 + 1e-9), output_type="ndarray")
+        pis.append(near["j"].astype(np.int64))
+        sis.append(idx[near["i"]])
+    pi, si = np.concatenate(pis), np.concatenate(sis)
     keep = (px[pi] - sx[si]) ** 2 + (py[pi] - sy[si]) ** 2 <= radius[si] ** 2
     return pi[keep], si[keep]
 
@@ -121,10 +132,13 @@ def mobile_reach(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame, rasters:
         for op in sites["operator"].unique():  # an operator with only 2G/3G sites reaches no one
             for tech in MOBILE_TECHS:
                 _flag(tech, str(op))
-        hit_tech = sites["technology"].to_numpy()[si]
-        hit_op = sites["operator"].to_numpy()[si]
-        for (tech, op), flag in list(reach.items()):
-            flag[pi[(hit_tech == tech) & (hit_op == op)]] = True
+        groups = pd.MultiIndex.from_arrays([sites["technology"].to_numpy(), sites["operator"].to_numpy()])
+        code, uniques = pd.factorize(groups)
+        hit = np.zeros((len(uniques), n), bool)
+        hit[code[si], pi] = True
+        for i, (tech, op) in enumerate(uniques):
+            if (tech, str(op)) in reach:
+                reach[(tech, str(op))] |= hit[i]
     for raster in rasters:
         _flag("5G" if raster.technology == "4G" else "4G", raster.operator)
         _flag(raster.technology, raster.operator)[:] |= sample(raster, lon, lat) >= raster.threshold
