@@ -87,14 +87,14 @@ class Scanlines:
         """From shapely (multi)polygons in the grid's CRS."""
         return cls.build(*rings(geoms), transform)
 
-    def runs(self, r0: int, r1: int, c0: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cells inside any polygon in rows ``r0..r1-1`` and columns ``c0..c0+width-1``, as disjoint
-        sorted runs ``[start, stop)`` of flat cell numbers ``(row - r0) * width + (col - c0)``."""
+    def _pieces(self, r0: int, r1: int, c0: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Runs ``[start, stop)`` of flat cell numbers ``(row - r0) * width + (col - c0)`` in the window,
+        one per polygon and row it fills (not merged), with the polygon's number."""
         lo = np.searchsorted(self.first, r0 - self.span, side="left")
         hi = np.searchsorted(self.first, r1, side="left")
         idx = lo + np.flatnonzero(self.last[lo:hi] >= r0)
         if len(idx) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         a = np.maximum(self.first[idx], r0)
         n = np.minimum(self.last[idx], r1 - 1) - a + 1
         edge = np.repeat(idx, n)
@@ -107,12 +107,44 @@ class Scanlines:
         h, w3 = r1 - r0, width + 3
         key = np.sort((self.poly[edge] * h + (row - r0)) * w3 + col)
         start, stop = key[0::2], key[1::2]  # a polygon crosses a row an even number of times
-        rel = (start // w3) % h
+        poly, rel = np.divmod(start // w3, h)
         start = np.clip(start % w3 - 1, 0, width)
         stop = np.clip(stop % w3 - 1, 0, width)
         full = stop > start
-        start, stop = rel[full] * width + start[full], rel[full] * width + stop[full]
+        return rel[full] * width + start[full], rel[full] * width + stop[full], poly[full]
+
+    def runs(self, r0: int, r1: int, c0: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cells inside any polygon in rows ``r0..r1-1`` and columns ``c0..c0+width-1``, as disjoint
+        sorted runs ``[start, stop)`` of flat cell numbers ``(row - r0) * width + (col - c0)``."""
+        start, stop, _ = self._pieces(r0, r1, c0, width)
         return _merge(start, stop)
+
+    def labels(self, r0: int, r1: int, c0: int, width: int, cells: np.ndarray) -> np.ndarray:
+        """For each of ``cells`` (sorted flat cell numbers of the window), 1 + the number of the polygon
+        holding it, 0 for none; where polygons overlap the highest number wins, as when GDAL burns
+        them in order."""
+        start, stop, poly = self._pieces(r0, r1, c0, width)
+        out = np.zeros(len(cells), np.int64)
+        if len(start) == 0 or len(cells) == 0:
+            return out
+        order = np.argsort(start, kind="stable")
+        start, stop, poly = start[order], stop[order], poly[order]
+        i = np.searchsorted(start, cells, side="right") - 1
+        hit = (i >= 0) & (cells < stop[np.maximum(i, 0)])
+        out[hit] = poly[i[hit]] + 1
+        if (start[1:] >= np.maximum.accumulate(stop)[:-1]).all():
+            return out  # no two runs overlap: the run starting last before a cell is the only candidate
+        # Runs overlap (slivers between neighbouring shapes): cells held by several runs, or held by
+        # one that is not the last to start before them, are settled run by run in polygon order.
+        j0, j1 = np.searchsorted(cells, start), np.searchsorted(cells, stop)
+        count = np.cumsum(np.bincount(j0, minlength=len(cells) + 1) - np.bincount(j1, minlength=len(cells) + 1))
+        fix = np.flatnonzero((count[:-1] > 1) | ((count[:-1] == 1) & ~hit))
+        if len(fix):
+            k0, k1 = np.searchsorted(cells[fix], start), np.searchsorted(cells[fix], stop)
+            touch = np.flatnonzero(k1 > k0)
+            for k in touch[np.argsort(poly[touch], kind="stable")]:
+                out[fix[k0[k]:k1[k]]] = poly[k] + 1
+        return out
 
     def mask(self, r0: int, r1: int, c0: int, width: int) -> np.ndarray:
         """The same cells as a boolean array of shape ``(r1 - r0, width)``."""

@@ -25,13 +25,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
-from rasterio import features
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.warp import reproject
-from rasterio.windows import Window, bounds as window_bounds
+from rasterio.windows import Window
 
 from coverage._scanline import Scanlines, disc_rings, fill, rings
 from coverage.reach import Footprint, SignalRaster
@@ -71,14 +69,15 @@ class PopulationGrid:
     def populated(self, ds: rasterio.DatasetReader, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """The cells of a window holding people (valid, finite and above 0): their flat numbers
         (sorted) and values as float64, without making a float64 copy of the whole window."""
-        data = ds.read(1, window=window, masked=True)
-        values = np.ma.getdata(data)
-        ok = values > 0
+        values = ds.read(1, window=window)
+        ok = values > 0  # NaN and -inf fail too
         if np.issubdtype(values.dtype, np.floating):
             ok &= values < np.inf
-        mask = np.ma.getmask(data)
-        if mask is not np.ma.nomask:
-            ok &= ~mask
+        flags = ds.mask_flag_enums[0]
+        if MaskFlags.nodata in flags and self.nodata is not None:
+            ok &= values != self.nodata
+        elif MaskFlags.all_valid not in flags:  # a mask band or alpha: read it
+            ok &= ds.read_masks(1, window=window) > 0
         cells = np.flatnonzero(ok)
         return cells, values.ravel()[cells].astype("float64")
 
@@ -244,15 +243,9 @@ def fixed_rates(layers: list[str], villages: pd.DataFrame, fixed_operators: list
     return pd.DataFrame(rates).rename_axis("commune_63")
 
 
-def _labels(polys: gpd.GeoDataFrame, tree: shapely.STRtree, box: shapely.Polygon, shape: tuple[int, int],
-            transform: Affine) -> np.ndarray:
-    """Raster of 1-based row numbers of ``polys`` (0 outside every polygon)."""
-    idx = tree.query(box)
-    if len(idx) == 0:
-        return np.zeros(shape, np.int32)
-    geoms = polys.geometry.to_numpy()[idx]
-    return features.rasterize(zip(geoms, (idx + 1).tolist()), out_shape=shape, transform=transform,
-                              fill=0, dtype="int32")
+def _labels(polys: gpd.GeoDataFrame, grid: PopulationGrid) -> Scanlines:
+    """The polygons' edges on the grid; their ``labels`` are 1-based row numbers of ``polys`` (0 outside)."""
+    return Scanlines.of(polys.to_crs(grid.crs).geometry.to_numpy(), grid.transform)
 
 
 def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: gpd.GeoDataFrame,
@@ -263,9 +256,8 @@ def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: g
     Each strip is reduced to population per (commune pair, set of covering groups): one pass
     over the populated cells whatever the number of layers, each layer's sum then taken from
     that small table."""
-    c63 = communes63.to_crs(grid.crs).reset_index(drop=True)
-    c34 = communes34.to_crs(grid.crs).reset_index(drop=True)
-    t63, t34 = shapely.STRtree(c63.geometry.to_numpy()), shapely.STRtree(c34.geometry.to_numpy())
+    c63, c34 = communes63.reset_index(drop=True), communes34.reset_index(drop=True)
+    l63, l34 = _labels(c63, grid), _labels(c34, grid)
     n34 = len(c34) + 1
     groups = geometry.groups
     packed = 0 < len(groups) <= _GROUPS_PER_WORD and (len(c63) * n34 + n34).bit_length() + len(groups) <= 62
@@ -276,14 +268,14 @@ def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: g
             if not len(cells):
                 continue
             shape = (int(win.height), int(win.width))
-            transform = ds.window_transform(win)
-            box = shapely.box(*window_bounds(win, ds.transform))
-            lab63 = _labels(c63, t63, box, shape, transform).ravel()[cells]
+            place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
+            lab63 = l63.labels(*place, cells)
             inside = lab63 > 0
             if not inside.any():
                 continue
             cells, weight, lab63 = cells[inside], weight[inside], lab63[inside]
-            lab34 = _labels(c34, t34, box, shape, transform).ravel()[cells]
+            lab34 = l34.labels(*place, cells)
+            transform = ds.window_transform(win)
             key = lab63.astype(np.int64) * n34 + lab34
             parts.append(_tally(key, geometry.bits(cells, shape, transform), weight, len(groups) if packed else None))
     if not parts:
@@ -369,8 +361,8 @@ def located_remainder(remainder: pd.Series, sums: pd.DataFrame, rates: pd.DataFr
 def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoDataFrame, factors: pd.DataFrame,
                    geometry: CoverageGeometry, layer: str) -> tuple[np.ndarray, Affine]:
     """Uncovered remainder households per cell over ``window`` (for household clusters)."""
-    c63 = communes63.merge(factors, left_on="code", right_on="commune_63").to_crs(grid.crs).reset_index(drop=True)
-    tree = shapely.STRtree(c63.geometry.to_numpy())
+    c63 = communes63.merge(factors, left_on="code", right_on="commune_63").reset_index(drop=True)
+    labels = _labels(c63, grid)
     groups = layer_groups(layer, geometry)
     rate_col = f"rate__{layer}"
     factor = np.concatenate([[0.0], c63["factor"].to_numpy(float)])
@@ -381,8 +373,8 @@ def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoData
         for win in grid.strips(window=window):
             pop = grid.read(ds, win)
             transform = ds.window_transform(win)
-            box = shapely.box(*window_bounds(win, ds.transform))
-            lab = _labels(c63, tree, box, pop.shape, transform)
+            place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
+            lab = labels.labels(*place, np.arange(pop.size)).reshape(pop.shape)
             masks = geometry.masks(pop.shape, transform)
             covered = (np.logical_or.reduce([masks[g] for g in groups]) if groups
                        else np.zeros(pop.shape, bool))
