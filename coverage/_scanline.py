@@ -48,39 +48,54 @@ def disc_rings(x: np.ndarray, y: np.ndarray, radius: np.ndarray) -> tuple[np.nda
 
 @dataclass(frozen=True)
 class Scanlines:
-    """The edges of a set of polygons in a grid's pixel coordinates (column, row), sorted by the
-    first row whose centre line they cross. Horizontal edges, and edges crossing no centre line,
-    are left out: they never change a run."""
+    """The edges of a set of polygons in a grid's pixel coordinates (column, row), grouped by
+    polygon, polygons in the order of the first row they reach. Horizontal edges, and edges
+    crossing no centre line, are left out: they never change a run."""
 
     x0: np.ndarray  # the end with the smaller row coordinate
     y0: np.ndarray
     x1: np.ndarray
     y1: np.ndarray
-    first: np.ndarray  # first row crossed (int64)
-    last: np.ndarray  # last row crossed, inclusive
-    poly: np.ndarray  # polygon number
-    span: int  # most rows one edge crosses
+    first: np.ndarray  # first row whose centre line the edge crosses (int64)
+    last: np.ndarray  # last such row, inclusive
+    poly: np.ndarray  # polygon number (as given)
+    top: np.ndarray  # per polygon (in order): its first row, non-decreasing
+    reach: np.ndarray  # per polygon: the last row of it and of every polygon before it
+    offset: np.ndarray  # per polygon: where its edges start (one more entry: the end)
 
     @classmethod
     def build(cls, x: np.ndarray, y: np.ndarray, ring: np.ndarray, poly: np.ndarray,
               transform: Affine) -> "Scanlines":
-        """From ring vertices (closed rings, in the grid's CRS) and the grid's transform."""
+        """From ring vertices (closed rings, in the grid's CRS, the vertices of each polygon
+        together) and the grid's transform."""
         inv = ~transform
-        col = inv.a * x + inv.b * y + inv.c
-        row = inv.d * x + inv.e * y + inv.f
-        same = ring[1:] == ring[:-1]  # consecutive vertices of one ring make an edge
-        xa, ya, xb, yb = col[:-1][same], row[:-1][same], col[1:][same], row[1:][same]
-        p = np.asarray(poly)[:-1][same]
-        down = ya > yb
-        x0, y0 = np.where(down, xb, xa), np.where(down, yb, ya)
-        x1, y1 = np.where(down, xa, xb), np.where(down, ya, yb)
-        first = np.ceil(y0 - 0.5).astype(np.int64)
-        last = np.ceil(y1 - 0.5).astype(np.int64) - 1
-        keep = (y0 < y1) & (last >= first)
-        order = np.argsort(first[keep], kind="stable")
-        x0, y0, x1, y1, first, last, p = (a[keep][order] for a in (x0, y0, x1, y1, first, last, p))
-        span = int((last - first).max()) + 1 if len(first) else 0
-        return cls(x0, y0, x1, y1, first, last, p.astype(np.int64), span)
+        col = inv.a * x + inv.c if inv.b == 0 else inv.a * x + inv.b * y + inv.c
+        row = inv.e * y + inv.f if inv.d == 0 else inv.d * x + inv.e * y + inv.f
+        ya, yb = row[:-1], row[1:]
+        lower, upper = np.minimum(ya, yb), np.maximum(ya, yb)
+        first = np.ceil(lower - 0.5).astype(np.int64)
+        last = np.ceil(upper - 0.5).astype(np.int64) - 1
+        # Consecutive vertices of one ring make an edge; a horizontal one has last < first.
+        edge = np.flatnonzero((ring[1:] == ring[:-1]) & (last >= first))
+        number = np.asarray(poly, np.int64)[:-1][edge]
+        if len(edge) and (np.diff(number) < 0).any():
+            keep = np.argsort(number, kind="stable")
+            edge, number = edge[keep], number[keep]
+        heads = np.flatnonzero(np.append(True, number[1:] != number[:-1])) if len(edge) else np.zeros(0, np.int64)
+        top = np.minimum.reduceat(first[edge], heads) if len(edge) else np.zeros(0, np.int64)
+        bottom = np.maximum.reduceat(last[edge], heads) if len(edge) else np.zeros(0, np.int64)
+        sizes = np.diff(np.append(heads, len(edge)))
+        order = _argsort_rows(top)
+        if (np.diff(order) < 0).any():  # move whole polygons, their edges staying together
+            ends = np.cumsum(sizes[order])
+            edge = edge[np.repeat(heads[order] - (ends - sizes[order]), sizes[order]) + np.arange(len(edge))]
+            top, bottom, sizes = top[order], bottom[order], sizes[order]
+        down = ya[edge] > yb[edge]
+        x0 = np.where(down, col[1:][edge], col[:-1][edge])
+        x1 = np.where(down, col[:-1][edge], col[1:][edge])
+        reach = np.maximum.accumulate(bottom) if len(bottom) else bottom
+        return cls(x0, lower[edge], x1, upper[edge], first[edge], last[edge], np.asarray(poly, np.int64)[:-1][edge],
+                   top, reach, np.append(0, np.cumsum(sizes)))
 
     @classmethod
     def of(cls, geoms: np.ndarray, transform: Affine) -> "Scanlines":
@@ -90,9 +105,9 @@ class Scanlines:
     def _pieces(self, r0: int, r1: int, c0: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Runs ``[start, stop)`` of flat cell numbers ``(row - r0) * width + (col - c0)`` in the window,
         one per polygon and row it fills (not merged), with the polygon's number."""
-        lo = np.searchsorted(self.first, r0 - self.span, side="left")
-        hi = np.searchsorted(self.first, r1, side="left")
-        idx = lo + np.flatnonzero(self.last[lo:hi] >= r0)
+        lo = self.offset[np.searchsorted(self.reach, r0, side="left")]
+        hi = self.offset[np.searchsorted(self.top, r1, side="left")]
+        idx = lo + np.flatnonzero((self.last[lo:hi] >= r0) & (self.first[lo:hi] < r1))
         if len(idx) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         a = np.maximum(self.first[idx], r0)
@@ -119,37 +134,43 @@ class Scanlines:
         start, stop, _ = self._pieces(r0, r1, c0, width)
         return _merge(start, stop)
 
-    def labels(self, r0: int, r1: int, c0: int, width: int, cells: np.ndarray) -> np.ndarray:
-        """For each of ``cells`` (sorted flat cell numbers of the window), 1 + the number of the polygon
-        holding it, 0 for none; where polygons overlap the highest number wins, as when GDAL burns
-        them in order."""
+    def labels(self, r0: int, r1: int, c0: int, width: int, cells: np.ndarray | None = None) -> np.ndarray:
+        """1 + the number of the polygon holding each cell of the window (0 for none), for ``cells``
+        (flat cell numbers) or the whole window (flat). Where polygons overlap the highest number
+        wins, as when GDAL burns them in order."""
         start, stop, poly = self._pieces(r0, r1, c0, width)
-        out = np.zeros(len(cells), np.int64)
-        if len(start) == 0 or len(cells) == 0:
-            return out
+        n = (r1 - r0) * width
         order = np.argsort(start, kind="stable")
-        start, stop, poly = start[order], stop[order], poly[order]
-        i = np.searchsorted(start, cells, side="right") - 1
-        hit = (i >= 0) & (cells < stop[np.maximum(i, 0)])
-        out[hit] = poly[i[hit]] + 1
-        if (start[1:] >= np.maximum.accumulate(stop)[:-1]).all():
-            return out  # no two runs overlap: the run starting last before a cell is the only candidate
-        # Runs overlap (slivers between neighbouring shapes): cells held by several runs, or held by
-        # one that is not the last to start before them, are settled run by run in polygon order.
-        j0, j1 = np.searchsorted(cells, start), np.searchsorted(cells, stop)
-        count = np.cumsum(np.bincount(j0, minlength=len(cells) + 1) - np.bincount(j1, minlength=len(cells) + 1))
-        fix = np.flatnonzero((count[:-1] > 1) | ((count[:-1] == 1) & ~hit))
-        if len(fix):
-            k0, k1 = np.searchsorted(cells[fix], start), np.searchsorted(cells[fix], stop)
-            touch = np.flatnonzero(k1 > k0)
-            for k in touch[np.argsort(poly[touch], kind="stable")]:
-                out[fix[k0[k]:k1[k]]] = poly[k] + 1
-        return out
+        start, stop, poly = start[order], stop[order], poly[order] + 1
+        # Runs sharing a cell with another (slivers between neighbours) are painted one by one, in
+        # polygon order; the others, disjoint, are laid out in one go with the gaps between them.
+        alone = np.ones(len(start), bool)
+        if len(start) > 1:
+            reach = np.maximum.accumulate(stop)
+            new = np.append(True, start[1:] >= reach[:-1])
+            chain = np.cumsum(new) - 1
+            alone = np.bincount(chain)[chain] == 1
+        s, e = start[alone], stop[alone]
+        lengths = np.diff(np.concatenate([[0], np.column_stack([s, e]).ravel(), [n]]))
+        values = np.zeros(2 * len(s) + 1, np.int32)
+        values[1::2] = poly[alone]
+        out = np.repeat(values, lengths)
+        shared = np.flatnonzero(~alone)
+        for k in shared[np.argsort(poly[shared], kind="stable")]:
+            out[start[k]:stop[k]] = poly[k]
+        return out if cells is None else out[cells]
 
     def mask(self, r0: int, r1: int, c0: int, width: int) -> np.ndarray:
         """The same cells as a boolean array of shape ``(r1 - r0, width)``."""
         start, stop = self.runs(r0, r1, c0, width)
         return fill(start, stop, (r1 - r0, width))
+
+
+def _argsort_rows(rows: np.ndarray) -> np.ndarray:
+    """Order of row numbers; a radix sort (16-bit keys) when they span under 65,536 rows."""
+    if len(rows) and int(rows.max()) - int(rows.min()) < 2**16:
+        return np.argsort((rows - rows.min()).astype(np.uint16), kind="stable")
+    return np.argsort(rows)
 
 
 def _merge(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -113,6 +113,8 @@ class CoverageGeometry:
         parts: dict[Group, list[_Rings]] = {}
         mobile = sites[sites["technology"].isin(["4G", "5G"])] if len(sites) else sites
         if len(mobile):
+            # North to south: the discs come in the order the strips meet them (no reordering later).
+            mobile = mobile.iloc[np.argsort(-mobile["lat"].to_numpy(float), kind="stable")]
             to_grid = Transformer.from_crs(AREA_CRS, crs, always_xy=True)
             x, y = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True).transform(
                 mobile["lon"].to_numpy(float), mobile["lat"].to_numpy(float))
@@ -125,7 +127,8 @@ class CoverageGeometry:
         for raster in rasters:
             geo.rasters.setdefault((raster.technology, raster.operator), []).append(raster)
         if footprints:
-            from_lonlat = Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
+            from_lonlat = None if CRS.from_user_input(crs) == DISPLAY_CRS else \
+                Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
             for fp in footprints:
                 parts.setdefault((fp.technology, fp.operator), []).append(
                     _project(rings(fp.shapes.to_numpy()), from_lonlat))
@@ -141,7 +144,7 @@ class CoverageGeometry:
         if group not in self.shapes:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         for base, scan in self._scans.get(group, []):  # the same grid, shifted by whole cells
-            col, row = ~base * (transform.c, transform.f)
+            col, row = ~base @ (transform.c, transform.f)
             if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
                     abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
                 r0, c0 = int(round(row)), int(round(col))
@@ -201,7 +204,10 @@ class CoverageGeometry:
         return words
 
 
-def _project(r: _Rings, transformer: Transformer) -> _Rings:
+def _project(r: _Rings, transformer: Transformer | None) -> _Rings:
+    """Ring vertices in another CRS (``None``: already in it)."""
+    if transformer is None:
+        return r
     x, y = transformer.transform(r[0], r[1])
     return np.asarray(x, float), np.asarray(y, float), r[2], r[3]
 
@@ -374,7 +380,7 @@ def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoData
             pop = grid.read(ds, win)
             transform = ds.window_transform(win)
             place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
-            lab = labels.labels(*place, np.arange(pop.size)).reshape(pop.shape)
+            lab = labels.labels(*place).reshape(pop.shape)
             masks = geometry.masks(pop.shape, transform)
             covered = (np.logical_or.reduce([masks[g] for g in groups]) if groups
                        else np.zeros(pop.shape, bool))
