@@ -17,7 +17,9 @@ Dask workers as they are (each strip's sums are independent and add up).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +77,8 @@ class PopulationGrid:
             ok &= values < np.inf
         flags = ds.mask_flag_enums[0]
         if MaskFlags.nodata in flags and self.nodata is not None:
-            ok &= values != self.nodata
+            if self.nodata > 0:  # a nodata at or below 0 (or NaN) is already left out
+                ok &= values != self.nodata
         elif MaskFlags.all_valid not in flags:  # a mask band or alpha: read it
             ok &= ds.read_masks(1, window=window) > 0
         cells = np.flatnonzero(ok)
@@ -139,19 +142,28 @@ class CoverageGeometry:
     def groups(self) -> list[Group]:
         return sorted(set(self.shapes) | set(self.rasters))
 
-    def _runs(self, group: Group, shape: tuple[int, int], transform: Affine) -> tuple[np.ndarray, np.ndarray]:
-        """Runs of cells (flat numbers in the window) inside the group's discs and footprints."""
-        if group not in self.shapes:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    def prepare(self, transform: Affine) -> None:
+        """Lay every group's edges on a grid once (before strips are burnt in parallel)."""
+        for group in self.shapes:
+            self._scan(group, transform)
+
+    def _scan(self, group: Group, transform: Affine) -> tuple[Scanlines, int, int]:
+        """The group's edges on a grid, and the window's row and column offsets on it."""
         for base, scan in self._scans.get(group, []):  # the same grid, shifted by whole cells
             col, row = ~base @ (transform.c, transform.f)
             if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
                     abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
-                r0, c0 = int(round(row)), int(round(col))
-                return scan.runs(r0, r0 + shape[0], c0, shape[1])
+                return scan, int(round(row)), int(round(col))
         scan = Scanlines.build(*self.shapes[group], transform)
         self._scans.setdefault(group, []).append((transform, scan))
-        return scan.runs(0, shape[0], 0, shape[1])
+        return scan, 0, 0
+
+    def _runs(self, group: Group, shape: tuple[int, int], transform: Affine) -> tuple[np.ndarray, np.ndarray]:
+        """Runs of cells (flat numbers in the window) inside the group's discs and footprints."""
+        if group not in self.shapes:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        scan, r0, c0 = self._scan(group, transform)
+        return scan.runs(r0, r0 + shape[0], c0, shape[1])
 
     def _signal(self, raster: SignalRaster) -> np.ndarray:
         """The signal grid as float32 with nodata as NaN, made once (not once per strip)."""
@@ -251,39 +263,65 @@ def fixed_rates(layers: list[str], villages: pd.DataFrame, fixed_operators: list
 
 def _labels(polys: gpd.GeoDataFrame, grid: PopulationGrid) -> Scanlines:
     """The polygons' edges on the grid; their ``labels`` are 1-based row numbers of ``polys`` (0 outside)."""
-    return Scanlines.of(polys.to_crs(grid.crs).geometry.to_numpy(), grid.transform)
+    polys = polys if polys.crs == grid.crs else polys.to_crs(grid.crs)
+    return Scanlines.of(polys.geometry.to_numpy(), grid.transform)
+
+
+@dataclass(frozen=True)
+class _StripSums:
+    """What one strip of the grid adds up to: population per (commune pair key, group bits).
+
+    Strips are independent and their tables add: this is the unit of work handed to a thread
+    here, and what a Dask task would run (see the README)."""
+
+    grid: PopulationGrid
+    labels63: Scanlines
+    labels34: Scanlines
+    n34: int
+    geometry: CoverageGeometry
+    packed: int | None
+
+    def __call__(self, win: Window) -> pd.DataFrame | None:
+        with rasterio.open(self.grid.path) as ds:
+            cells, weight = self.grid.populated(ds, win)
+            transform = ds.window_transform(win)
+        if not len(cells):
+            return None
+        place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
+        lab63 = self.labels63.labels(*place, cells)
+        inside = lab63 > 0
+        if not inside.any():
+            return None
+        cells, weight, lab63 = cells[inside], weight[inside], lab63[inside]
+        key = lab63.astype(np.int64) * self.n34 + self.labels34.labels(*place, cells)
+        bits = self.geometry.bits(cells, (int(win.height), int(win.width)), transform)
+        return _tally(key, bits, weight, self.packed)
 
 
 def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: gpd.GeoDataFrame,
-               geometry: CoverageGeometry, layers: list[str], rows: int = _ROWS_PER_STRIP) -> pd.DataFrame:
+               geometry: CoverageGeometry, layers: list[str], rows: int = _ROWS_PER_STRIP,
+               workers: int | None = None) -> pd.DataFrame:
     """Population per (commune_63, commune_34) pair, total (``S``) and in cells covered by each
-    layer's geometry (``M__<layer>``), summed strip by strip.
+    layer's geometry (``M__<layer>``), summed strip by strip (on ``workers`` threads, default one
+    per core).
 
     Each strip is reduced to population per (commune pair, set of covering groups): one pass
     over the populated cells whatever the number of layers, each layer's sum then taken from
     that small table."""
     c63, c34 = communes63.reset_index(drop=True), communes34.reset_index(drop=True)
-    l63, l34 = _labels(c63, grid), _labels(c34, grid)
     n34 = len(c34) + 1
     groups = geometry.groups
     packed = 0 < len(groups) <= _GROUPS_PER_WORD and (len(c63) * n34 + n34).bit_length() + len(groups) <= 62
-    parts = []
-    with rasterio.open(grid.path) as ds:
-        for win in grid.strips(rows):
-            cells, weight = grid.populated(ds, win)
-            if not len(cells):
-                continue
-            shape = (int(win.height), int(win.width))
-            place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
-            lab63 = l63.labels(*place, cells)
-            inside = lab63 > 0
-            if not inside.any():
-                continue
-            cells, weight, lab63 = cells[inside], weight[inside], lab63[inside]
-            lab34 = l34.labels(*place, cells)
-            transform = ds.window_transform(win)
-            key = lab63.astype(np.int64) * n34 + lab34
-            parts.append(_tally(key, geometry.bits(cells, shape, transform), weight, len(groups) if packed else None))
+    geometry.prepare(grid.transform)
+    strip = _StripSums(grid, _labels(c63, grid), _labels(c34, grid), n34, geometry,
+                       len(groups) if packed else None)
+    windows = list(grid.strips(rows))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(windows)))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = [p for p in pool.map(strip, windows) if p is not None]
+    else:
+        parts = [p for p in map(strip, windows) if p is not None]
     if not parts:
         return pd.DataFrame(columns=["commune_63", "commune_34", "S", *(f"M__{k}" for k in layers)])
     table = pd.concat(parts, ignore_index=True)
