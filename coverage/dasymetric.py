@@ -18,7 +18,7 @@ Dask workers as they are (each strip's sums are independent and add up).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from coverage.reach import Footprint, SignalRaster
 from geodata.crs import AREA_CRS, DISPLAY_CRS
 
 Group = tuple[str, str]  # (technology, operator): 4G, 5G or fixed
+Mapper = Callable[[Callable[[Window], "pd.DataFrame | None"], list[Window]], Iterable["pd.DataFrame | None"]]
 _Rings = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # vertices x, y, ring and polygon numbers
 _ROWS_PER_STRIP = 512
 _GROUPS_PER_WORD = 52  # group bits per int64 word, so that sums of them stay exact in float64
@@ -300,10 +301,11 @@ class _StripSums:
 
 def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: gpd.GeoDataFrame,
                geometry: CoverageGeometry, layers: list[str], rows: int = _ROWS_PER_STRIP,
-               workers: int | None = None) -> pd.DataFrame:
+               workers: int | None = None, mapper: Mapper | None = None) -> pd.DataFrame:
     """Population per (commune_63, commune_34) pair, total (``S``) and in cells covered by each
-    layer's geometry (``M__<layer>``), summed strip by strip (on ``workers`` threads, default one
-    per core).
+    layer's geometry (``M__<layer>``), summed strip by strip: on ``workers`` threads (default one
+    per core), or by ``mapper(task, windows)``, which runs the task on every window anywhere (on
+    Dask: ``dask.compute(*(dask.delayed(task)(w) for w in windows))``) and returns the tables.
 
     Each strip is reduced to population per (commune pair, set of covering groups): one pass
     over the populated cells whatever the number of layers, each layer's sum then taken from
@@ -317,7 +319,9 @@ def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: g
                        len(groups) if packed else None)
     windows = list(grid.strips(rows))
     workers = max(1, min(workers or os.cpu_count() or 1, len(windows)))
-    if workers > 1:
+    if mapper is not None:
+        parts = [p for p in mapper(strip, windows) if p is not None]
+    elif workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             parts = [p for p in pool.map(strip, windows) if p is not None]
     else:
