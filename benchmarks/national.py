@@ -369,7 +369,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800.0,
                    help="seconds after which the reference or exactextract is stopped and recorded as such")
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vnbb-bench")
-    p.add_argument("--out", type=Path, default=None, help="results JSON (default: benchmarks/results/national-<date>-<tiers>.json)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results JSON (default: benchmarks/results/national-<date>-<tiers>.json)")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     return p
 

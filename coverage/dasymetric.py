@@ -9,10 +9,13 @@ the population in the commune and ``M`` the population in covered cells:
 ``covered = remainder * (M + rate * (S - M)) / S``. A commune holding no populated cell centre
 keeps the village-rate rule (see :mod:`coverage.engine`).
 
-The raster is read in strips of rows (rasterio windows) and every strip is reduced to sums per
-(63-scheme commune, 34-scheme commune) pair with numpy, so memory stays bounded by the strip, not the
-country: a national 3 arc-second grid never has to fit in memory, and strips could be handed to
-Dask workers as they are (each strip's sums are independent and add up).
+The raster is read in strips of rows (rasterio windows) and every strip is reduced with numpy to
+population per (63-scheme commune, 34-scheme commune) pair and set of covering inputs, so memory
+stays bounded by the strip, not the country: a national 3 arc-second grid never has to fit in
+memory. Site discs (32-sided polygons drawn in metres), footprints and communes are burnt by the
+cell-centre rule of GDAL's rasterizer, for all shapes of a strip at once (see
+:mod:`coverage._scanline`). Strips are independent and their sums add: they run on one thread per
+core, and can be handed to Dask workers as they are (``zonal_sums(..., mapper=...)``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Which coverage layers reach which points: site radii, signal rasters and footprint polygons.
 
 Array in, array out: every function takes point coordinates (lon/lat arrays, EPSG:4326) and
-returns boolean arrays, one per (technology, operator), computed with an STRtree or a raster
-lookup, never a loop over points, sites or cells. The inputs' own checks live in
+returns boolean arrays, one per (technology, operator), computed with a k-d tree, an STRtree or
+a raster lookup, never a loop over points, sites or cells. The inputs' own checks live in
 :mod:`coverage.scenario`; here they are trusted.
 """
 

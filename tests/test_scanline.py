@@ -112,7 +112,8 @@ def small_grid(tmp_path: Path) -> dict:
         return gpd.GeoDataFrame({"code": [f"{prefix}{k:03d}" for k in range(len(boxes))]}, geometry=boxes, crs=4326)
 
     n = 300
-    sites = pd.DataFrame({"operator": rng.choice(["A", "B"], n), "technology": rng.choice(["4G", "5G"], n, p=[0.8, 0.2]),
+    sites = pd.DataFrame({"operator": rng.choice(["A", "B"], n),
+                          "technology": rng.choice(["4G", "5G"], n, p=[0.8, 0.2]),
                           "lon": rng.uniform(x0, x1, n), "lat": rng.uniform(y0, y1, n),
                           "radius_m": rng.uniform(300, 4000, n)})
     grid = PopulationGrid(path, TRANSFORM, rasterio.crs.CRS.from_epsg(4326), (H, W), -1.0, "pop.tif", "test", "2024")
