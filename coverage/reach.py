@@ -103,15 +103,23 @@ def sample(raster: SignalRaster, lon: np.ndarray, lat: np.ndarray) -> np.ndarray
     return out
 
 
-def in_footprint(footprint: Footprint, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Whether each point lies inside (or on the edge of) one of the footprint's polygons."""
+def in_footprint(footprint: Footprint, lon: np.ndarray, lat: np.ndarray,
+                 points: shapely.STRtree | None = None) -> np.ndarray:
+    """Whether each point lies inside (or on the edge of) one of the footprint's polygons.
+
+    ``points``: an STRtree of these points, when several footprints test the same points (each
+    polygon is then tested once against the points in its box)."""
     flag = np.zeros(len(lon), bool)
     if len(lon) == 0 or len(footprint.shapes) == 0:
         return flag
-    tree = shapely.STRtree(footprint.shapes.to_numpy())
-    pi, _ = tree.query(shapely.points(np.asarray(lon, float), np.asarray(lat, float)), predicate="intersects")
+    tree = points if points is not None else _points(lon, lat)
+    _, pi = tree.query(footprint.shapes.to_numpy(), predicate="intersects")
     flag[pi] = True
     return flag
+
+
+def _points(lon: np.ndarray, lat: np.ndarray) -> shapely.STRtree:
+    return shapely.STRtree(shapely.points(np.asarray(lon, float), np.asarray(lat, float)))
 
 
 def mobile_reach(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame, rasters: tuple[SignalRaster, ...] = (),
@@ -142,18 +150,22 @@ def mobile_reach(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame, rasters:
     for raster in rasters:
         _flag("5G" if raster.technology == "4G" else "4G", raster.operator)
         _flag(raster.technology, raster.operator)[:] |= sample(raster, lon, lat) >= raster.threshold
+    tree = None
     for fp in footprints:
         if fp.technology in MOBILE_TECHS:
+            tree = _points(lon, lat) if tree is None else tree
             _flag("5G" if fp.technology == "4G" else "4G", fp.operator)
-            _flag(fp.technology, fp.operator)[:] |= in_footprint(fp, lon, lat)
+            _flag(fp.technology, fp.operator)[:] |= in_footprint(fp, lon, lat, tree)
     return reach
 
 
 def fixed_reach(lon: np.ndarray, lat: np.ndarray, footprints: tuple[Footprint, ...] = ()) -> dict[str, np.ndarray]:
     """For every operator with a fixed-network footprint: which points it passes."""
     out: dict[str, np.ndarray] = {}
+    tree = None
     for fp in footprints:
         if fp.technology == "fixed":
+            tree = _points(lon, lat) if tree is None else tree
             flag = out.setdefault(fp.operator, np.zeros(len(lon), bool))
-            flag |= in_footprint(fp, lon, lat)
+            flag |= in_footprint(fp, lon, lat, tree)
     return out
