@@ -8,14 +8,15 @@ crosses the centre line of each row it spans, the crossings of a polygon on a ro
 runs of cells (even-odd rule over all its rings, so holes and multi-part shapes work), and the
 runs of all polygons are merged. A cell is inside when its centre is, exactly as GDAL decides
 with ``all_touched`` off: an edge crosses row ``r`` when ``ymin <= r + 0.5 < ymax`` and a run
-from crossing ``x0`` to ``x1`` fills columns ``floor(x0 + 0.5)`` to ``floor(x1 + 0.5) - 1``.
+from crossing ``x0`` to ``x1`` fills columns ``floor(x0 + 0.5)`` to ``floor(x1 + 0.5) - 1``. (One
+difference, on boundaries only: GDAL also fills along a horizontal edge lying exactly on a row's
+centre line when it is a polygon's bottom edge; here such cells stay out, as they do for a top edge.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import shapely

@@ -20,7 +20,7 @@ def test_bench_passes_its_options_through(monkeypatch: pytest.MonkeyPatch) -> No
     assert args.resolution == [30.0, 9.0] and args.sites == [25000, 100000] and args.methods == ["project", "floor"]
 
 
-def test_bench_help_is_the_benchmark_s() -> None:
+def test_bench_help_and_errors_come_from_the_benchmark() -> None:
     result = CliRunner().invoke(app, ["bench", "--help"])
     assert result.exit_code == 0
     assert "--resolution" in result.output and "--sites" in result.output
