@@ -9,8 +9,9 @@ runs of cells (even-odd rule over all its rings, so holes and multi-part shapes 
 runs of all polygons are merged. A cell is inside when its centre is, exactly as GDAL decides
 with ``all_touched`` off: an edge crosses row ``r`` when ``ymin <= r + 0.5 < ymax`` and a run
 from crossing ``x0`` to ``x1`` fills columns ``floor(x0 + 0.5)`` to ``floor(x1 + 0.5) - 1``. (One
-difference, on boundaries only: GDAL also fills along a horizontal edge lying exactly on a row's
-centre line when it is a polygon's bottom edge; here such cells stay out, as they do for a top edge.)
+difference, on boundaries only: for a horizontal edge lying exactly on a row's centre line, GDAL
+fills its cells when the edge runs right to left in its ring; here the half-open rule alone
+decides, so they are in when the edge is the polygon's top there and out when it is its bottom.)
 """
 
 from __future__ import annotations
