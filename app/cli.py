@@ -765,6 +765,15 @@ def scenario_versions(
             print(v.describe())
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """The national benchmark (same options as `python -m benchmarks`; --help lists them)."""
+    from benchmarks.national import main as run_benchmark
+
+    run_benchmark(list(ctx.args))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -43,7 +43,7 @@ def grid_shape(arcsec: float) -> tuple[int, int]:
 def make_workload(out: Path, arcsec: float = 30, n_sites: int = 100_000, seed: int = 7,
                   data_dir: Path | None = None) -> Path:
     """Write a scenario folder for the benchmark and return it (reused when already complete)."""
-    out = Path(out)
+    out, arcsec = Path(out), float(arcsec)
     done = out / ".complete"
     if done.is_file() and done.read_text() == f"{arcsec}:{n_sites}:{seed}":
         return out

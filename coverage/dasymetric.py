@@ -9,15 +9,20 @@ the population in the commune and ``M`` the population in covered cells:
 ``covered = remainder * (M + rate * (S - M)) / S``. A commune holding no populated cell centre
 keeps the village-rate rule (see :mod:`coverage.engine`).
 
-The raster is read in strips of rows (rasterio windows) and every strip is reduced to sums per
-(63-scheme commune, 34-scheme commune) pair with numpy, so memory stays bounded by the strip, not the
-country: a national 3 arc-second grid never has to fit in memory, and strips could be handed to
-Dask workers as they are (each strip's sums are independent and add up).
+The raster is read in strips of rows (rasterio windows) and every strip is reduced with numpy to
+population per (63-scheme commune, 34-scheme commune) pair and set of covering inputs, so memory
+stays bounded by the strip, not the country: a national 3 arc-second grid never has to fit in
+memory. Site discs (32-sided polygons drawn in metres), footprints and communes are burnt by the
+cell-centre rule of GDAL's rasterizer, for all shapes of a strip at once (see
+:mod:`coverage._scanline`). Strips are independent and their sums add: they run on one thread per
+core, and can be handed to Dask workers as they are (``zonal_sums(..., mapper=...)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,19 +30,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
-from rasterio import features
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.warp import reproject
-from rasterio.windows import Window, bounds as window_bounds
+from rasterio.windows import Window
 
+from coverage._scanline import Scanlines, disc_rings, fill, rings
 from coverage.reach import Footprint, SignalRaster
 from geodata.crs import AREA_CRS, DISPLAY_CRS
 
 Group = tuple[str, str]  # (technology, operator): 4G, 5G or fixed
+Mapper = Callable[[Callable[[Window], "pd.DataFrame | None"], list[Window]], Iterable["pd.DataFrame | None"]]
+_Rings = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # vertices x, y, ring and polygon numbers
 _ROWS_PER_STRIP = 512
+_GROUPS_PER_WORD = 52  # group bits per int64 word, so that sums of them stay exact in float64
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,22 @@ class PopulationGrid:
         values[~np.isfinite(values)] = 0.0
         return values
 
+    def populated(self, ds: rasterio.DatasetReader, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """The cells of a window holding people (valid, finite and above 0): their flat numbers
+        (sorted) and values as float64, without making a float64 copy of the whole window."""
+        values = ds.read(1, window=window)
+        ok = values > 0  # NaN and -inf fail too
+        if np.issubdtype(values.dtype, np.floating):
+            ok &= values < np.inf
+        flags = ds.mask_flag_enums[0]
+        if MaskFlags.nodata in flags and self.nodata is not None:
+            if self.nodata > 0:  # a nodata at or below 0 (or NaN) is already left out
+                ok &= values != self.nodata
+        elif MaskFlags.all_valid not in flags:  # a mask band or alpha: read it
+            ok &= ds.read_masks(1, window=window) > 0
+        cells = np.flatnonzero(ok)
+        return cells, values.ravel()[cells].astype("float64")
+
     def window_of(self, lonlat_bounds: tuple[float, float, float, float]) -> Window:
         """The grid window covering a lon/lat box (clipped to the grid)."""
         x0, y0, x1, y1 = rasterio.warp.transform_bounds(DISPLAY_CRS, self.crs, *lonlat_bounds)
@@ -75,52 +98,76 @@ class PopulationGrid:
 
 @dataclass
 class CoverageGeometry:
-    """Every geometric coverage input per (technology, operator) group, in the grid's CRS."""
+    """Every geometric coverage input per (technology, operator) group, in the grid's CRS.
+
+    Site discs (drawn in metres, then projected) and footprints are kept as ring vertices, and
+    burnt into strips by :class:`coverage._scanline.Scanlines` (the cell-centre rule of GDAL's
+    rasterizer, without handing shapes to it one by one); signal rasters are sampled at cell
+    centres.
+    """
 
     crs: CRS
-    discs: dict[Group, np.ndarray] = field(default_factory=dict)
+    shapes: dict[Group, _Rings] = field(default_factory=dict)
     rasters: dict[Group, list[SignalRaster]] = field(default_factory=dict)
-    footprints: dict[Group, np.ndarray] = field(default_factory=dict)
-    _trees: dict[tuple[str, Group], shapely.STRtree] = field(default_factory=dict)
+    _scans: dict[Group, list[tuple[Affine, Scanlines]]] = field(default_factory=dict)
     _signals: dict[int, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, crs: CRS, sites: pd.DataFrame, rasters: tuple[SignalRaster, ...] = (),
               footprints: tuple[Footprint, ...] = ()) -> "CoverageGeometry":
-        """Site service discs (drawn in metres, then projected) and footprints in ``crs``."""
+        """Site service discs (32-sided polygons drawn in metres, then projected) and footprints in ``crs``."""
         geo = cls(crs)
-        to_grid = Transformer.from_crs(AREA_CRS, crs, always_xy=True)
-        from_lonlat = Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
+        parts: dict[Group, list[_Rings]] = {}
         mobile = sites[sites["technology"].isin(["4G", "5G"])] if len(sites) else sites
         if len(mobile):
+            # North to south: the discs come in the order the strips meet them (no reordering later).
+            mobile = mobile.iloc[np.argsort(-mobile["lat"].to_numpy(float), kind="stable")]
+            to_grid = Transformer.from_crs(AREA_CRS, crs, always_xy=True)
             x, y = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True).transform(
                 mobile["lon"].to_numpy(float), mobile["lat"].to_numpy(float))
-            discs = shapely.buffer(shapely.points(x, y), mobile["radius_m"].to_numpy(float), quad_segs=8)
-            discs = shapely.transform(discs, lambda xy: np.column_stack(to_grid.transform(xy[:, 0], xy[:, 1])))
-            keys = list(zip(mobile["technology"], mobile["operator"]))
-            for group in sorted(set(keys)):
-                geo.discs[group] = discs[np.array([k == group for k in keys])]
+            radius = mobile["radius_m"].to_numpy(float)
+            keys = pd.MultiIndex.from_arrays([mobile["technology"].to_numpy(), mobile["operator"].to_numpy()])
+            codes, groups = pd.factorize(keys, sort=True)
+            for i, group in enumerate(groups):
+                at = codes == i
+                parts.setdefault(tuple(group), []).append(_project(disc_rings(x[at], y[at], radius[at]), to_grid))
         for raster in rasters:
             geo.rasters.setdefault((raster.technology, raster.operator), []).append(raster)
-        for fp in footprints:
-            shapes = shapely.transform(fp.shapes.to_numpy(),
-                                       lambda xy: np.column_stack(from_lonlat.transform(xy[:, 0], xy[:, 1])))
-            group = (fp.technology, fp.operator)
-            geo.footprints[group] = np.concatenate([geo.footprints.get(group, np.array([], object)), shapes])
+        if footprints:
+            from_lonlat = None if CRS.from_user_input(crs) == DISPLAY_CRS else \
+                Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
+            for fp in footprints:
+                parts.setdefault((fp.technology, fp.operator), []).append(
+                    _project(rings(fp.shapes.to_numpy()), from_lonlat))
+        geo.shapes = {group: _concat(p) for group, p in parts.items()}
         return geo
 
     @property
     def groups(self) -> list[Group]:
-        return sorted(set(self.discs) | set(self.rasters) | set(self.footprints))
+        return sorted(set(self.shapes) | set(self.rasters))
 
-    def _burn(self, kind: str, group: Group, geoms: np.ndarray, box: shapely.Polygon, shape: tuple[int, int],
-              transform: Affine) -> np.ndarray:
-        tree = self._trees.setdefault((kind, group), shapely.STRtree(geoms))
-        hits = geoms[tree.query(box)]
-        if len(hits) == 0:
-            return np.zeros(shape, bool)
-        return features.rasterize(((g, 1) for g in hits), out_shape=shape, transform=transform, fill=0,
-                                  dtype="uint8").astype(bool)
+    def prepare(self, transform: Affine) -> None:
+        """Lay every group's edges on a grid once (before strips are burnt in parallel)."""
+        for group in self.shapes:
+            self._scan(group, transform)
+
+    def _scan(self, group: Group, transform: Affine) -> tuple[Scanlines, int, int]:
+        """The group's edges on a grid, and the window's row and column offsets on it."""
+        for base, scan in self._scans.get(group, []):  # the same grid, shifted by whole cells
+            col, row = ~base @ (transform.c, transform.f)
+            if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
+                    abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
+                return scan, int(round(row)), int(round(col))
+        scan = Scanlines.build(*self.shapes[group], transform)
+        self._scans.setdefault(group, []).append((transform, scan))
+        return scan, 0, 0
+
+    def _runs(self, group: Group, shape: tuple[int, int], transform: Affine) -> tuple[np.ndarray, np.ndarray]:
+        """Runs of cells (flat numbers in the window) inside the group's discs and footprints."""
+        if group not in self.shapes:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        scan, r0, c0 = self._scan(group, transform)
+        return scan.runs(r0, r0 + shape[0], c0, shape[1])
 
     def _signal(self, raster: SignalRaster) -> np.ndarray:
         """The signal grid as float32 with nodata as NaN, made once (not once per strip)."""
@@ -128,26 +175,70 @@ class CoverageGeometry:
             self._signals[id(raster)] = raster.values.astype("float32").filled(np.nan)
         return self._signals[id(raster)]
 
+    def _sampled(self, group: Group, shape: tuple[int, int], transform: Affine) -> np.ndarray | None:
+        """Cells whose centre has a signal at or above the threshold in one of the group's rasters."""
+        mask = None
+        for raster in self.rasters.get(group, []):
+            sampled = np.full(shape, np.nan, dtype="float32")
+            src = self._signal(raster)
+            reproject(src, sampled, src_transform=raster.transform, src_crs=raster.crs, src_nodata=np.nan,
+                      dst_transform=transform, dst_crs=self.crs, dst_nodata=np.nan, resampling=Resampling.nearest)
+            hit = sampled >= raster.threshold
+            mask = hit if mask is None else mask | hit
+        return mask
+
     def masks(self, shape: tuple[int, int], transform: Affine) -> dict[Group, np.ndarray]:
         """Covered cells (cell centre inside a disc or footprint, or signal >= threshold) per group."""
-        h, w = shape
-        box = shapely.box(*window_bounds(Window(0, 0, w, h), transform))
         out: dict[Group, np.ndarray] = {}
         for group in self.groups:
-            mask = np.zeros(shape, bool)
-            if group in self.discs:
-                mask |= self._burn("disc", group, self.discs[group], box, shape, transform)
-            if group in self.footprints:
-                mask |= self._burn("footprint", group, self.footprints[group], box, shape, transform)
-            for raster in self.rasters.get(group, []):
-                sampled = np.full(shape, np.nan, dtype="float32")
-                src = self._signal(raster)
-                reproject(src, sampled, src_transform=raster.transform, src_crs=raster.crs, src_nodata=np.nan,
-                          dst_transform=transform, dst_crs=self.crs, dst_nodata=np.nan,
-                          resampling=Resampling.nearest)
-                mask |= sampled >= raster.threshold
-            out[group] = mask
+            mask = fill(*self._runs(group, shape, transform), shape)
+            sampled = self._sampled(group, shape, transform)
+            out[group] = mask if sampled is None else mask | sampled
         return out
+
+    def bits(self, cells: np.ndarray, shape: tuple[int, int], transform: Affine) -> list[np.ndarray]:
+        """For each of ``cells`` (sorted flat cell numbers of the window), which groups cover it: bit
+        ``i % 52`` of word ``i // 52`` for group ``self.groups[i]`` (one pass for all groups)."""
+        groups = self.groups
+        words = []
+        for w0 in range(0, len(groups), _GROUPS_PER_WORD):
+            word = np.zeros(len(cells), np.int64)
+            at, step = [], []
+            for b, group in enumerate(groups[w0:w0 + _GROUPS_PER_WORD]):
+                start, stop = self._runs(group, shape, transform)
+                if len(start):  # the runs are disjoint: each adds 2**b over the cells it holds
+                    at += [np.searchsorted(cells, start), np.searchsorted(cells, stop)]
+                    step += [np.full(len(start), 2.0 ** b), np.full(len(stop), -(2.0 ** b))]
+                sampled = self._sampled(group, shape, transform)
+                if sampled is not None:
+                    word |= sampled.ravel()[cells].astype(np.int64) << b
+            if at:
+                # Partial sums are sums of distinct powers of two below 2**52: exact in float64.
+                steps = np.bincount(np.concatenate(at), weights=np.concatenate(step), minlength=len(cells) + 1)
+                word |= np.cumsum(steps[:-1]).astype(np.int64)
+            words.append(word)
+        return words
+
+
+def _project(r: _Rings, transformer: Transformer | None) -> _Rings:
+    """Ring vertices in another CRS (``None``: already in it)."""
+    if transformer is None:
+        return r
+    x, y = transformer.transform(r[0], r[1])
+    return np.asarray(x, float), np.asarray(y, float), r[2], r[3]
+
+
+def _concat(parts: list[_Rings]) -> _Rings:
+    """Ring sets joined, their ring and polygon numbers kept distinct."""
+    if len(parts) == 1:
+        return parts[0]
+    xs, ys, ring, poly = [], [], [], []
+    r_off = p_off = 0
+    for x, y, r, p in parts:
+        xs.append(x), ys.append(y), ring.append(r + r_off), poly.append(p + p_off)
+        r_off += int(r.max()) + 1 if len(r) else 0
+        p_off += int(p.max()) + 1 if len(p) else 0
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ring), np.concatenate(poly)
 
 
 def layer_groups(layer: str, geometry: CoverageGeometry) -> list[Group]:
@@ -174,58 +265,104 @@ def fixed_rates(layers: list[str], villages: pd.DataFrame, fixed_operators: list
     return pd.DataFrame(rates).rename_axis("commune_63")
 
 
-def _labels(polys: gpd.GeoDataFrame, tree: shapely.STRtree, box: shapely.Polygon, shape: tuple[int, int],
-            transform: Affine) -> np.ndarray:
-    """Raster of 1-based row numbers of ``polys`` (0 outside every polygon)."""
-    idx = tree.query(box)
-    if len(idx) == 0:
-        return np.zeros(shape, np.int32)
-    geoms = polys.geometry.to_numpy()[idx]
-    return features.rasterize(zip(geoms, (idx + 1).tolist()), out_shape=shape, transform=transform,
-                              fill=0, dtype="int32")
+def _labels(polys: gpd.GeoDataFrame, grid: PopulationGrid) -> Scanlines:
+    """The polygons' edges on the grid; their ``labels`` are 1-based row numbers of ``polys`` (0 outside)."""
+    polys = polys if polys.crs == grid.crs else polys.to_crs(grid.crs)
+    return Scanlines.of(polys.geometry.to_numpy(), grid.transform)
+
+
+@dataclass(frozen=True)
+class _StripSums:
+    """What one strip of the grid adds up to: population per (commune pair key, group bits).
+
+    Strips are independent and their tables add: this is the unit of work handed to a thread
+    here, and what a Dask task would run (see the README)."""
+
+    grid: PopulationGrid
+    labels63: Scanlines
+    labels34: Scanlines
+    n34: int
+    geometry: CoverageGeometry
+    packed: int | None
+
+    def __call__(self, win: Window) -> pd.DataFrame | None:
+        with rasterio.open(self.grid.path) as ds:
+            cells, weight = self.grid.populated(ds, win)
+            transform = ds.window_transform(win)
+        if not len(cells):
+            return None
+        place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
+        lab63 = self.labels63.labels(*place, cells)
+        inside = lab63 > 0
+        if not inside.any():
+            return None
+        cells, weight, lab63 = cells[inside], weight[inside], lab63[inside]
+        key = lab63.astype(np.int64) * self.n34 + self.labels34.labels(*place, cells)
+        bits = self.geometry.bits(cells, (int(win.height), int(win.width)), transform)
+        return _tally(key, bits, weight, self.packed)
 
 
 def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: gpd.GeoDataFrame,
-               geometry: CoverageGeometry, layers: list[str], rows: int = _ROWS_PER_STRIP) -> pd.DataFrame:
+               geometry: CoverageGeometry, layers: list[str], rows: int = _ROWS_PER_STRIP,
+               workers: int | None = None, mapper: Mapper | None = None) -> pd.DataFrame:
     """Population per (commune_63, commune_34) pair, total (``S``) and in cells covered by each
-    layer's geometry (``M__<layer>``), summed strip by strip."""
-    c63 = communes63.to_crs(grid.crs).reset_index(drop=True)
-    c34 = communes34.to_crs(grid.crs).reset_index(drop=True)
-    t63, t34 = shapely.STRtree(c63.geometry.to_numpy()), shapely.STRtree(c34.geometry.to_numpy())
+    layer's geometry (``M__<layer>``), summed strip by strip: on ``workers`` threads (default one
+    per core), or by ``mapper(task, windows)``, which runs the task on every window anywhere (on
+    Dask: ``dask.compute(*(dask.delayed(task)(w) for w in windows))``) and returns the tables.
+
+    Each strip is reduced to population per (commune pair, set of covering groups): one pass
+    over the populated cells whatever the number of layers, each layer's sum then taken from
+    that small table."""
+    c63, c34 = communes63.reset_index(drop=True), communes34.reset_index(drop=True)
     n34 = len(c34) + 1
-    wanted = {layer: layer_groups(layer, geometry) for layer in layers}
-    parts = []
-    with rasterio.open(grid.path) as ds:
-        for win in grid.strips(rows):
-            pop = grid.read(ds, win)
-            if not pop.any():
-                continue
-            transform = ds.window_transform(win)
-            box = shapely.box(*window_bounds(win, ds.transform))
-            lab63 = _labels(c63, t63, box, pop.shape, transform)
-            sel = (pop > 0) & (lab63 > 0)
-            if not sel.any():
-                continue
-            lab34 = _labels(c34, t34, box, pop.shape, transform)
-            key = lab63[sel].astype(np.int64) * n34 + lab34[sel]
-            keys, inverse = np.unique(key, return_inverse=True)
-            weight = pop[sel]
-            cols = {"key": keys, "S": np.bincount(inverse, weights=weight, minlength=len(keys))}
-            masks = {g: m[sel] for g, m in geometry.masks(pop.shape, transform).items()}
-            for layer, groups in wanted.items():
-                if groups:
-                    covered = np.logical_or.reduce([masks[g] for g in groups])
-                    cols[f"M__{layer}"] = np.bincount(inverse, weights=weight * covered, minlength=len(keys))
-                else:
-                    cols[f"M__{layer}"] = np.zeros(len(keys))
-            parts.append(pd.DataFrame(cols))
+    groups = geometry.groups
+    packed = 0 < len(groups) <= _GROUPS_PER_WORD and (len(c63) * n34 + n34).bit_length() + len(groups) <= 62
+    geometry.prepare(grid.transform)
+    strip = _StripSums(grid, _labels(c63, grid), _labels(c34, grid), n34, geometry,
+                       len(groups) if packed else None)
+    windows = list(grid.strips(rows))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(windows)))
+    if mapper is not None:
+        parts = [p for p in mapper(strip, windows) if p is not None]
+    elif workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = [p for p in pool.map(strip, windows) if p is not None]
+    else:
+        parts = [p for p in map(strip, windows) if p is not None]
     if not parts:
         return pd.DataFrame(columns=["commune_63", "commune_34", "S", *(f"M__{k}" for k in layers)])
-    sums = pd.concat(parts, ignore_index=True).groupby("key").sum().reset_index()
-    i63, i34 = np.divmod(sums.pop("key").to_numpy(), n34)
+    table = pd.concat(parts, ignore_index=True)
+    table = table.groupby([c for c in table.columns if c != "S"], sort=False)["S"].sum().reset_index()
+    if "code" in table:  # packed: key and group bits in one integer
+        code = table.pop("code").to_numpy()
+        table.insert(0, "key", code >> len(groups))
+        table.insert(1, "w0", code & ((1 << len(groups)) - 1))
+    pairs, at = np.unique(table["key"].to_numpy(), return_inverse=True)
+    weight = table["S"].to_numpy()
+    cols = {"S": np.bincount(at, weights=weight, minlength=len(pairs))}
+    for layer in layers:
+        wanted = {groups.index(g) for g in layer_groups(layer, geometry)}
+        covered = np.zeros(len(table), bool)
+        for w in range(0, len(groups), _GROUPS_PER_WORD):
+            bits = sum(1 << (i - w) for i in wanted if w <= i < w + _GROUPS_PER_WORD)
+            if bits:
+                covered |= (table[f"w{w // _GROUPS_PER_WORD}"].to_numpy() & bits) != 0
+        cols[f"M__{layer}"] = np.bincount(at, weights=weight * covered, minlength=len(pairs))
+    sums = pd.DataFrame(cols)
+    i63, i34 = np.divmod(pairs, n34)
     sums.insert(0, "commune_63", c63["code"].to_numpy()[i63 - 1])
     sums.insert(1, "commune_34", np.where(i34 > 0, c34["code"].to_numpy()[np.maximum(i34 - 1, 0)], None))
     return sums
+
+
+def _tally(key: np.ndarray, words: list[np.ndarray], weight: np.ndarray, packed: int | None) -> pd.DataFrame:
+    """Population per distinct (key, group bits) of one strip. Key and the bits of ``packed`` groups
+    share one integer (``code``) when the caller found they fit, else they are columns ``key, w0, ...``."""
+    if packed is not None:
+        codes, uniques = pd.factorize((key << packed) | words[0])
+        return pd.DataFrame({"code": uniques, "S": np.bincount(codes, weights=weight, minlength=len(uniques))})
+    frame = pd.DataFrame({"key": key, **{f"w{i}": w for i, w in enumerate(words)}, "S": weight})
+    return frame.groupby([c for c in frame.columns if c != "S"], sort=False)["S"].sum().reset_index()
 
 
 def _successors(sums: pd.DataFrame, crosswalk: pd.DataFrame) -> pd.DataFrame:
@@ -275,8 +412,8 @@ def located_remainder(remainder: pd.Series, sums: pd.DataFrame, rates: pd.DataFr
 def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoDataFrame, factors: pd.DataFrame,
                    geometry: CoverageGeometry, layer: str) -> tuple[np.ndarray, Affine]:
     """Uncovered remainder households per cell over ``window`` (for household clusters)."""
-    c63 = communes63.merge(factors, left_on="code", right_on="commune_63").to_crs(grid.crs).reset_index(drop=True)
-    tree = shapely.STRtree(c63.geometry.to_numpy())
+    c63 = communes63.merge(factors, left_on="code", right_on="commune_63").reset_index(drop=True)
+    labels = _labels(c63, grid)
     groups = layer_groups(layer, geometry)
     rate_col = f"rate__{layer}"
     factor = np.concatenate([[0.0], c63["factor"].to_numpy(float)])
@@ -287,8 +424,8 @@ def uncovered_grid(grid: PopulationGrid, window: Window, communes63: gpd.GeoData
         for win in grid.strips(window=window):
             pop = grid.read(ds, win)
             transform = ds.window_transform(win)
-            box = shapely.box(*window_bounds(win, ds.transform))
-            lab = _labels(c63, tree, box, pop.shape, transform)
+            place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
+            lab = labels.labels(*place).reshape(pop.shape)
             masks = geometry.masks(pop.shape, transform)
             covered = (np.logical_or.reduce([masks[g] for g in groups]) if groups
                        else np.zeros(pop.shape, bool))

@@ -1,8 +1,8 @@
 """Which coverage layers reach which points: site radii, signal rasters and footprint polygons.
 
 Array in, array out: every function takes point coordinates (lon/lat arrays, EPSG:4326) and
-returns boolean arrays, one per (technology, operator), computed with an STRtree or a raster
-lookup, never a loop over points, sites or cells. The inputs' own checks live in
+returns boolean arrays, one per (technology, operator), computed with a k-d tree, an STRtree or
+a raster lookup, never a loop over points, sites or cells. The inputs' own checks live in
 :mod:`coverage.scenario`; here they are trusted.
 """
 
@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
+from scipy.spatial import cKDTree
 
 from geodata.crs import AREA_CRS, DISPLAY_CRS
 
@@ -57,15 +58,25 @@ def within_radius(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame) -> tupl
     """Pairs (point index, site index) where the point lies within the site's service radius.
 
     Distances are measured in metres in the equal-area projection (under 0.1 % scale error over
-    a few km in Vietnam).
+    a few km in Vietnam). Sites are taken in classes of similar radius (within a factor 1.3), each
+    matched against a k-d tree of the points up to its largest radius, so that few pairs beyond a
+    site's own radius are ever formed; the pairs are then kept by each site's exact radius.
     """
     if len(sites) == 0 or len(lon) == 0:
         return np.array([], int), np.array([], int)
     px, py = _TO_METRES.transform(np.asarray(lon, float), np.asarray(lat, float))
     sx, sy = _TO_METRES.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
     radius = sites["radius_m"].to_numpy(float)
-    tree = shapely.STRtree(shapely.points(sx, sy))
-    pi, si = tree.query(shapely.points(px, py), predicate="dwithin", distance=float(radius.max()))
+    points = cKDTree(np.column_stack([px, py]))
+    size = np.floor(np.log(np.maximum(radius, 1.0)) / np.log(1.3)).astype(np.int64)
+    pis, sis = [], []
+    for s in np.unique(size):
+        idx = np.flatnonzero(size == s)
+        near = cKDTree(np.column_stack([sx[idx], sy[idx]])).sparse_distance_matrix(
+            points, float(radius[idx].max()) * (1 + 1e-9), output_type="ndarray")
+        pis.append(near["j"].astype(np.int64))
+        sis.append(idx[near["i"]])
+    pi, si = np.concatenate(pis), np.concatenate(sis)
     keep = (px[pi] - sx[si]) ** 2 + (py[pi] - sy[si]) ** 2 <= radius[si] ** 2
     return pi[keep], si[keep]
 
@@ -92,15 +103,23 @@ def sample(raster: SignalRaster, lon: np.ndarray, lat: np.ndarray) -> np.ndarray
     return out
 
 
-def in_footprint(footprint: Footprint, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Whether each point lies inside (or on the edge of) one of the footprint's polygons."""
+def in_footprint(footprint: Footprint, lon: np.ndarray, lat: np.ndarray,
+                 points: shapely.STRtree | None = None) -> np.ndarray:
+    """Whether each point lies inside (or on the edge of) one of the footprint's polygons.
+
+    ``points``: an STRtree of these points, when several footprints test the same points (each
+    polygon is then tested once against the points in its box)."""
     flag = np.zeros(len(lon), bool)
     if len(lon) == 0 or len(footprint.shapes) == 0:
         return flag
-    tree = shapely.STRtree(footprint.shapes.to_numpy())
-    pi, _ = tree.query(shapely.points(np.asarray(lon, float), np.asarray(lat, float)), predicate="intersects")
+    tree = points if points is not None else _points(lon, lat)
+    _, pi = tree.query(footprint.shapes.to_numpy(), predicate="intersects")
     flag[pi] = True
     return flag
+
+
+def _points(lon: np.ndarray, lat: np.ndarray) -> shapely.STRtree:
+    return shapely.STRtree(shapely.points(np.asarray(lon, float), np.asarray(lat, float)))
 
 
 def mobile_reach(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame, rasters: tuple[SignalRaster, ...] = (),
@@ -121,25 +140,32 @@ def mobile_reach(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame, rasters:
         for op in sites["operator"].unique():  # an operator with only 2G/3G sites reaches no one
             for tech in MOBILE_TECHS:
                 _flag(tech, str(op))
-        hit_tech = sites["technology"].to_numpy()[si]
-        hit_op = sites["operator"].to_numpy()[si]
-        for (tech, op), flag in list(reach.items()):
-            flag[pi[(hit_tech == tech) & (hit_op == op)]] = True
+        groups = pd.MultiIndex.from_arrays([sites["technology"].to_numpy(), sites["operator"].to_numpy()])
+        code, uniques = pd.factorize(groups)
+        hit = np.zeros((len(uniques), n), bool)
+        hit[code[si], pi] = True
+        for i, (tech, op) in enumerate(uniques):
+            if (tech, str(op)) in reach:
+                reach[(tech, str(op))] |= hit[i]
     for raster in rasters:
         _flag("5G" if raster.technology == "4G" else "4G", raster.operator)
         _flag(raster.technology, raster.operator)[:] |= sample(raster, lon, lat) >= raster.threshold
+    tree = None
     for fp in footprints:
         if fp.technology in MOBILE_TECHS:
+            tree = _points(lon, lat) if tree is None else tree
             _flag("5G" if fp.technology == "4G" else "4G", fp.operator)
-            _flag(fp.technology, fp.operator)[:] |= in_footprint(fp, lon, lat)
+            _flag(fp.technology, fp.operator)[:] |= in_footprint(fp, lon, lat, tree)
     return reach
 
 
 def fixed_reach(lon: np.ndarray, lat: np.ndarray, footprints: tuple[Footprint, ...] = ()) -> dict[str, np.ndarray]:
     """For every operator with a fixed-network footprint: which points it passes."""
     out: dict[str, np.ndarray] = {}
+    tree = None
     for fp in footprints:
         if fp.technology == "fixed":
+            tree = _points(lon, lat) if tree is None else tree
             flag = out.setdefault(fp.operator, np.zeros(len(lon), bool))
-            flag |= in_footprint(fp, lon, lat)
+            flag |= in_footprint(fp, lon, lat, tree)
     return out
