@@ -122,7 +122,8 @@ def test_fixed_footprint_and_provenance(scenario) -> None:
     assert len(set(np.round(expected))) == 2  # the two communes differ: the test can fail
     manifest = store.read_manifest(scenario["store"])
     sources = manifest["layer_sources"]
-    assert sources["4G__Viettel"] == [{"file": "viettel_4g.tif", "provenance": "modelled", "as_of": "2024-06-30"}]
+    assert sources["4G__Viettel"] == [{"file": "viettel_4g.tif", "provenance": "modelled", "as_of": "2024-06-30",
+                                          "licence": ""}]
     assert {s["provenance"] for s in sources["any__all"]} == {"modelled", "declared"}
     assert manifest["population"]["file"] == "population.tif"
 
