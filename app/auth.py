@@ -40,11 +40,17 @@ def mode() -> str:
 
 def current(lang: str) -> Principal:
     """The reader, signing them in first when needed (the page stops until they have)."""
-    eng = engine()
-    if mode() == "oidc":
-        return _oidc(lang, eng)
-    if not users.any_users(eng):
-        return LOCAL
+    try:
+        eng = engine()
+        if mode() == "oidc":
+            return _oidc(lang, eng)
+        if not users.any_users(eng):
+            return LOCAL
+    except db.DatabaseError as exc:
+        # Fail closed: without the database nobody's role can be known, and falling back to the
+        # local mode would show a shared server's data to anyone.
+        st.error(tr("auth.db_problem", lang, message=str(exc)))
+        st.stop()
     who = users.resolve(st.session_state.get(_TOKEN), eng)
     if who is None:
         st.session_state.pop(_TOKEN, None)

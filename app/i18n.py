@@ -511,6 +511,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "Village detail is shown for your own province only; here you see aggregate figures."),
     "auth.data_ministry_only": ("Chỉ Bộ (hoặc chế độ một người dùng) được nhập dữ liệu và tính lại kết quả.",
                                 "Only the ministry (or the single local user) imports data and rebuilds the results."),
+    "auth.db_problem": ("Không mở được cơ sở dữ liệu nên không kiểm tra được đăng nhập; ứng dụng dừng ở đây. {message}",
+                        "The database cannot be opened, so sign-in cannot be checked; the app stops here. {message}"),
     "auth.denied": ("Vai trò của bạn không được xem mục này: {message}", "Your role may not see this: {message}"),
     "auth.non_commercial": ("Lớp này dựa trên dữ liệu cấm dùng thương mại ({licences}); nhà mạng không được dùng "
                             "cho mục đích thương mại.",

@@ -431,7 +431,8 @@ def data_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
 
     copy = tmp_path_factory.mktemp("browser-data") / "cache"
     shutil.copytree(cache_dir(), copy, symlinks=True, ignore=shutil.ignore_patterns("uploads"))
-    env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"} | {"VNBB_CACHE_DIR": str(copy)}
+    env = {k: v for k, v in os.environ.items() if k not in ("VNBB_STORE", "VNBB_DB_URL")} | {
+        "VNBB_CACHE_DIR": str(copy), "VNBB_STATE_DIR": str(copy.parent / "state")}  # imports register snapshots
     with _streamlit(env, tmp_path_factory.mktemp("streamlit-data") / "server.log") as url:
         yield url, copy
 

@@ -45,6 +45,9 @@ def private_demo(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(source, copy, symlinks=True, ignore=shutil.ignore_patterns("uploads"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VNBB_CACHE_DIR", str(copy))
+        # imports register snapshots: keep them out of the session's database and state folder
+        mp.setenv("VNBB_STATE_DIR", str(copy.parent / "state"))
+        mp.delenv("VNBB_DB_URL", raising=False)
         mp.delenv(app_data.STORE_ENV, raising=False)
         yield copy
 

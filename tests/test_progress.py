@@ -304,15 +304,16 @@ def test_progress_page_in_english_and_the_34_scheme(page: AppTest) -> None:
 
 
 @pytest.mark.slow
-def test_progress_page_without_a_database_says_so(demo_store: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_without_a_database_the_app_fails_closed(demo_store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    """Sign-in cannot be checked without the database: the app says so and shows no data
+    (falling back to the local mode would open a shared server to anyone)."""
     monkeypatch.delenv(app_data.STORE_ENV, raising=False)
     monkeypatch.setenv("VNBB_DB_URL", f"sqlite:///{tmp_path / 'missing' / 'vnbb.sqlite3'}")
     at = AppTest.from_file(APP, default_timeout=300).run()
-    assert not at.exception  # the map pages need no database
-    at = at.sidebar.radio(key="view").set_value("progress").run()
     assert not at.exception
-    assert any(e.value.startswith("Không mở được cơ sở dữ liệu các kỳ số liệu") for e in at.error)
+    assert any(e.value.startswith("Không mở được cơ sở dữ liệu nên không kiểm tra được đăng nhập") for e in at.error)
+    assert not at.title and not at.metric
 
 
 @pytest.mark.slow
@@ -327,12 +328,12 @@ def test_a_store_never_kept_as_a_snapshot(demo_store: Path, monkeypatch: pytest.
     at = AppTest.from_file(APP, default_timeout=300).run()
     at = at.sidebar.radio(key="view").set_value("progress").run()
     assert not at.exception
-    assert [i.value for i in at.info] == [i18n.tr("progress.none", "vi", series="Quarterly reports")]
+    assert [i.value for i in at.main.info] == [i18n.tr("progress.none", "vi", series="Quarterly reports")]
     assert not at.get("vega_lite_chart")  # and no demo history is built for someone else's store
     snapshots.register(other, engine=db.connect(f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
     at = at.run()
     assert len(at.get("vega_lite_chart")) == 2
-    assert [i.value for i in at.info] == [i18n.tr("progress.one_snapshot", "vi")]  # nothing to compare yet
+    assert [i.value for i in at.main.info] == [i18n.tr("progress.one_snapshot", "vi")]  # nothing to compare yet
     assert i18n.tr("progress.snapshots", "vi", n=1, first="31/12/2024", last="31/12/2024") in \
         [c.value for c in at.caption]
     pace = _table(at, "Tốc độ (điểm %/năm)", "Đạt vào")
