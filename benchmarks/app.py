@@ -264,9 +264,14 @@ def server(env: dict[str, str], log: Path, root: Path = ROOT, script: str = "str
             if proc.poll() is not None or time.perf_counter() - started > 90:
                 raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        if warm_up:
-            with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=120) as r:
-                r.read()
+        for attempt in range(3 if warm_up else 0):  # Streamlit gives up after 60 s on a busy machine
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=120) as r:
+                    r.read()
+                break
+            except OSError as exc:
+                if attempt == 2:
+                    raise RuntimeError(f"the warm-up run failed: {exc}\n{log.read_text()[-3000:]}") from exc
         yield url, time.perf_counter() - started
     finally:
         proc.terminate()
