@@ -8,9 +8,17 @@ internet; unlike request routing this keeps the browser's cache working), and me
 ``--runs`` times (median, min, max):
 
 * **first paint**: page load to the national map's province shapes drawn; a *cold server* (a
-  fresh ``streamlit run`` per run, its first visitor), a *warm server* (one visit already served)
-  with an empty browser cache (a new visitor), and a *reload* (warm server, browser cache warm);
-* **payload** until that paint: bytes received over Streamlit's websocket and over HTTP;
+  fresh ``streamlit run`` per run, its first visitor), the same *warmed up* (the server ran the
+  script once for nobody right after starting, through Streamlit's script health check), a
+  *warm server* (one visit already served) with an empty browser cache (a new visitor), and a
+  *reload* (warm server, browser cache warm); and the *floor*: the same map alone on a
+  Streamlit page (no sidebar, figures, chart or tables), what Streamlit and the map component
+  cost whatever the app puts around the map;
+* the *phases* of a first paint: websocket open (Streamlit's page has booted), script start,
+  the map's data message, the map's frame created, script end;
+* **payload** until that paint: bytes received over Streamlit's websocket and over HTTP, and
+  the HTTP part compressed with gzip (what a compressing proxy would send: Streamlit serves its
+  static files uncompressed);
 * **switches**: time to redraw after choosing another province (province page), another scheme
   (63 -> 34 and back, national page), another indicator (households -> villages and back), and
   after a click on a province in the national map (its page drawn).
@@ -208,6 +216,11 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             pass
     try:
+        info["commit"] = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                                        capture_output=True, text=True, timeout=30).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
         info["chromium"] = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True,
                                           timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -222,16 +235,22 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(env: dict[str, str], log: Path, root: Path = ROOT, script: str = "streamlit_app.py"):
+def server(env: dict[str, str], log: Path, root: Path = ROOT, script: str = "streamlit_app.py",
+           warm_up: bool = False):
     """``streamlit run streamlit_app.py`` of ``root`` on a free port (as tests/test_browser.py
-    starts it); yields its URL and the seconds it took to answer its health check."""
+    starts it); yields its URL and the seconds it took to answer its health check.
+
+    ``warm_up``: once up, the server runs the app's script once for nobody (Streamlit's script
+    health check), as a deployment can do right after starting it: imports and caches are then
+    warm for the first visitor."""
     port = _free_port()
     started = time.perf_counter()
     with log.open("a") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(root / script), "--server.headless=true",
              f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-             "--server.fileWatcherType=none", "--global.developmentMode=false"],
+             "--server.fileWatcherType=none", "--global.developmentMode=false",
+             f"--server.scriptHealthCheckEnabled={str(warm_up).lower()}"],
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -245,6 +264,14 @@ def server(env: dict[str, str], log: Path, root: Path = ROOT, script: str = "str
             if proc.poll() is not None or time.perf_counter() - started > 90:
                 raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
+        for attempt in range(3 if warm_up else 0):  # Streamlit gives up after 60 s on a busy machine
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/script-health-check", timeout=120) as r:
+                    r.read()
+                break
+            except OSError as exc:
+                if attempt == 2:
+                    raise RuntimeError(f"the warm-up run failed: {exc}\n{log.read_text()[-3000:]}") from exc
         yield url, time.perf_counter() - started
     finally:
         proc.terminate()
@@ -409,6 +436,14 @@ def _first_paints(browser, env: dict, log: Path, expect: dict, runs: int) -> dic
                 cold.append({**tab.load(national), "server_start_seconds": startup})
             finally:
                 tab.close()
+    warmed = []
+    for _ in range(runs):
+        with server(env, log, warm_up=True) as (url, startup):
+            tab = Tab(browser, url)
+            try:
+                warmed.append({**tab.load(national), "server_start_seconds": startup})
+            finally:
+                tab.close()
     with server(env, log) as (url, _):
         tab = Tab(browser, url)
         tab.load(national)  # the first visitor: the server's caches are warm afterwards
@@ -428,8 +463,8 @@ def _first_paints(browser, env: dict, log: Path, expect: dict, runs: int) -> dic
             outside = sorted({u.split("/")[2] for u in tab.outside})
         finally:
             tab.close()
-    return {"cold_server": cold, "warm_server_new_visitor": warm, "warm_server_reload": reload,
-            "outside_hosts_asked": outside}
+    return {"cold_server": cold, "cold_server_warmed_up": warmed, "warm_server_new_visitor": warm,
+            "warm_server_reload": reload, "outside_hosts_asked": outside}
 
 
 # The floor: the same national map, alone on a Streamlit page (no sidebar, figures, chart, tables).
@@ -533,7 +568,8 @@ def _summary(values: list[float]) -> dict:
 def summarise(paints: dict, switches: dict) -> dict:
     """Median, min and max of every measure."""
     out: dict = {}
-    for name in ("cold_server", "warm_server_new_visitor", "warm_server_reload", "floor_map_alone_new_visitor"):
+    for name in ("cold_server", "cold_server_warmed_up", "warm_server_new_visitor", "warm_server_reload",
+                 "floor_map_alone_new_visitor"):
         runs = paints.get(name)
         if not runs:
             continue

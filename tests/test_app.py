@@ -303,6 +303,29 @@ def test_map_layers_are_written_as_compact_geojson_text() -> None:
                                      "geometry": {"type": "Point", "coordinates": [105.12346, 21.5]}}
 
 
+def test_ranking_lists_every_province_best_first_with_its_colour_and_the_target(demo_store: Path) -> None:
+    from app.views import national
+
+    manifest = store.read_manifest(demo_store)
+    target = metrics.targets_for(manifest, "villages")[0]
+    table = store.read_table(demo_store, "province", "63").drop(columns="geometry")
+    sel = metrics.Selection("63", "villages", target["id"], metrics.target_technology(target))
+    measured = metrics.measure(table, sel, target)
+    html = national.ranking_html(measured, float(target["threshold"]), "vi")
+    bars = re.findall(r'<div class="vnbb-bar" title="([^"]*)"><span>[^<]*</span><b><i style="width:([\d.]+)%;'
+                      r'background:(#[0-9a-f]{6})">', html)
+    assert len(bars) == 63
+    expected = measured.sort_values("value", ascending=False, kind="stable")
+    assert [b[0] for b in bars] == [f"{fmt.short_name(n)}: {fmt.percent(v, 'vi')}"
+                                   for n, v in zip(expected["name"], expected["value"])]
+    assert [b[2] for b in bars] == list(expected["colour"])
+    widths = [float(b[1]) for b in bars]
+    assert widths == sorted(widths, reverse=True) and max(widths) <= 100
+    assert f'title="{i18n.tr("ranking.target", "vi")}: {fmt.percent(target["threshold"], "vi", 0)}"' in html
+    odd = measured.assign(name=["Tỉnh <b>&"] + list(measured["name"][1:]))
+    assert "<b>&" not in national.ranking_html(odd, 80.0, "en")
+
+
 def test_translations_are_complete() -> None:
     fields = re.compile(r"\{(\w+)")
     for key, (vi, en) in i18n.TEXTS.items():

@@ -2,8 +2,9 @@
 leaves this machine blocked (as on a ministry laptop with no internet).
 
 Checks that the national map draws the province shapes, that clicking a province opens its
-page, that the language switch changes the labels, and that an operator's GeoPackage download
-is readable. Screenshots go to ``tests/artifacts/`` (look at them), with the measured time to
+page (also on a laptop-size screen, in one script run), that another province swaps the map's
+layers in place, that the language switch changes the labels, and that an operator's GeoPackage
+download is readable. Screenshots go to ``tests/artifacts/`` (look at them), with the measured time to
 first map paint and the national map's payload in ``tests/artifacts/metrics.json``.
 
 Chromium is installed by ``./dev test`` (apt); never a browser downloaded by a test tool. When it
