@@ -5,7 +5,10 @@ set, as for the tests) starts one ``streamlit run streamlit_app.py`` with the de
 into a private cache folder first, as :mod:`benchmarks.app` does) and, for each N, opens N pages
 of the app at once (started ``--stagger`` seconds apart) in one headless chromium
 (``/usr/bin/chromium``, every host but this machine unresolvable). Each page loops, with
-``--think`` seconds between inputs, until ``--duration`` seconds have passed:
+``--think`` seconds between inputs, until ``--duration`` seconds have passed since the last reader
+arrived (its first paint drawn: N pages booting Streamlit's front end at once take a while on
+two cores, so the run's window starts when all N are in; inputs before it are kept in the JSON
+but not in the figures):
 
 1. indicator households -> villages, then back (national page);
 2. the province page opened (its current province: measured from the second loop on);
@@ -15,20 +18,22 @@ of the app at once (started ``--stagger`` seconds apart) in one headless chromiu
 
 Before the runs, one reader uses the app for ``--warmup`` seconds (unreported: the server's
 caches filled, as after its first readers). Every input is timed as :mod:`benchmarks.app` times
-a switch (its ``Tab``, its page script): from the reader's input to the new map drawn with the expected shapes (*redraw*) and to
-Streamlit's run finished (*settled*). Errors are exceptions thrown in a page, Streamlit error
-elements on it, and waits longer than ``--timeout`` seconds (the page is then reloaded and the
-reader goes on). Every second the server process (its children included) is sampled: resident
-memory (``VmRSS``) and CPU time, and the CPU time of chromium's processes, of the Playwright
-drivers and of the whole machine, to tell what the two cores are spent on.
+a switch (its ``Tab``, its page script): from the reader's input to the new map drawn with the
+expected shapes (*redraw*) and to Streamlit's run finished (*settled*). Errors are exceptions
+thrown in a page, Streamlit error elements on it, and waits longer than ``--timeout`` seconds
+(the page is then reloaded and the reader goes on). Every second the server process (its
+children included) is sampled: resident memory (``VmRSS``) and CPU time, and the CPU time of the
+chromium processes, of the Playwright drivers and of the whole machine, to tell what the two
+cores are spent on.
 
-Why pages in one chromium: one browser process keeps the memory and start-up of 30 readers within
-this 2-core machine, while each reader still runs Streamlit's real front end (its websocket
-protocol, the map component's frame, Leaflet) in its own browser context. Each reader has its own
-thread with its own Playwright driver connected to that browser over CDP, so the synchronous
-``Tab`` of :mod:`benchmarks.app` serves unchanged; the drivers are measured (they idle while the
-pages poll). The browsers compete with the server for the same cores: the CPU split says by how
-much.
+Why one headless chromium per reader, each driven by its own thread and Playwright driver: the
+synchronous ``Tab`` of :mod:`benchmarks.app` serves unchanged, every reader runs Streamlit's real
+front end (its websocket protocol, the map component's frame, Leaflet), and the readers share
+nothing but the server. (N pages in one browser shared over CDP was tried first: every driver
+then receives every page's events, websocket frames included, so the harness's own CPU grows
+as N squared and swamped the two cores; 10 readers measured the harness, not the app.) An idle
+chromium costs memory, not CPU; the drivers idle while the pages poll. The browsers still
+compete with the server for the same cores: the CPU split says by how much.
 
 Not part of the test suite. Results: a table on stdout and ``benchmarks/results/load-<date>.json``
 with the machine (cores, RAM, load before and after), every timed input, every error and every
@@ -46,15 +51,15 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.app import (CHROMIUM, CHROMIUM_ARGS, LANG, POLL_MS, RESULTS, ROOT, Tab, _free_port, _write,
+from benchmarks.app import (CHROMIUM, CHROMIUM_ARGS, LANG, POLL_MS, RESULTS, ROOT, Tab, _write,
                             expectations, machine, server)
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_FIRST_PAINT_TIMEOUT_MS = 180_000
 _ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 
@@ -86,14 +91,14 @@ def slope_per_minute(times_s: list[float], values: list[float]) -> float:
 
 
 # -- the processes and what they use -----------------------------------------------------------------
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, CPU ticks used: user + system) of a process, None once it has gone."""
+def _stat(pid: int) -> tuple[int, int, str] | None:
+    """(parent pid, CPU ticks used: user + system, command name) of a process, None once it has gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2:].split()  # after the command name, which may hold spaces
-    return int(fields[1]), int(fields[11]) + int(fields[12])
+    return int(fields[1]), int(fields[11]) + int(fields[12]), text[text.index("(") + 1:text.rindex(")")]
 
 
 def _rss_mb(pid: int) -> float:
@@ -131,9 +136,9 @@ class Sampler(threading.Thread):
     """Every second: the server's memory (its children included) and the CPU, in cores, used by
     the server, chromium, the Playwright drivers (other children of this process) and the machine."""
 
-    def __init__(self, server_pid: int, chromium_pid: int, t0: float) -> None:
+    def __init__(self, server_pid: int, t0: float) -> None:
         super().__init__(daemon=True)
-        self.server_pid, self.chromium_pid, self.t0 = server_pid, chromium_pid, t0
+        self.server_pid, self.t0 = server_pid, t0
         self.samples: list[dict] = []
         self._halt = threading.Event()
         self._last: dict[int, int] = {}
@@ -164,9 +169,9 @@ class Sampler(threading.Thread):
         stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p)))}
         parents = {pid: s[0] for pid, s in stats.items()}
         server_pids = _tree(self.server_pid, parents)
-        chromium_pids = _tree(self.chromium_pid, parents)
-        mine = _tree(os.getpid(), parents)
-        drivers = mine - server_pids - chromium_pids - {os.getpid()}
+        others = _tree(os.getpid(), parents) - server_pids - {os.getpid()}
+        chromium_pids = {pid for pid in others if stats[pid][2].startswith("chrom")}
+        drivers = others - chromium_pids  # Playwright's node drivers
         out: dict = {"server_pids": server_pids, "server": 0, "chromium": 0, "drivers": 0, "harness": 0}
         for group, pids in (("server", server_pids), ("chromium", chromium_pids), ("drivers", drivers),
                             ("harness", {os.getpid()})):
@@ -192,32 +197,12 @@ def _server_pid(url: str) -> int:
     raise RuntimeError(f"no streamlit process found for {url}")
 
 
-def _chromium(folder: Path) -> tuple[subprocess.Popen, str]:
-    """Debian's chromium, headless, with a debugging port the readers' drivers connect to."""
-    port = _free_port()
-    proc = subprocess.Popen([str(CHROMIUM), *CHROMIUM_ARGS, f"--remote-debugging-port={port}",
-                             f"--user-data-dir={folder}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/json/version", timeout=2):
-                return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() - started > 60:
-                proc.kill()
-                raise RuntimeError("chromium did not open its debugging port") from None
-            time.sleep(0.2)
-
-
 # -- one reader --------------------------------------------------------------------------------------
 @dataclass
 class _Phase:
     """What the readers of one N share: the clock, the start signal and what they record."""
     users: int
     url: str
-    cdp: str
     expect: dict
     think: float
     duration: float
@@ -226,12 +211,24 @@ class _Phase:
     ready: threading.Barrier
     go: threading.Event = field(default_factory=threading.Event)
     t0: float = 0.0
+    arrived: int = 0  # readers whose first paint is over (drawn or failed)
+    steady: float | None = None  # when the last of them arrived: the run's window starts
     timings: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
+
+    def arrive(self) -> None:
+        with self.lock:
+            self.arrived += 1
+            if self.arrived == self.users:
+                self.steady = self.now()
+
+    def over(self) -> bool:
+        """``duration`` seconds have passed since every reader arrived."""
+        return self.steady is not None and self.now() >= self.steady + self.duration
 
     def record(self, what: list, item: dict) -> None:
         with self.lock:
@@ -250,9 +247,9 @@ def _reader(phase: _Phase, index: int) -> None:
     codes = sorted(c for c in prov if prov[c]["polygons"])
     walk = [codes[(index * 7 + 3 * k) % len(codes)] for k in range(len(codes))]
     pw = sync_playwright().start()
-    tab, page_errors, failed = None, [], None
+    tab, page_errors, failed, arrived = None, [], None, False
     try:
-        browser = pw.chromium.connect_over_cdp(phase.cdp)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         tab = Tab(browser, phase.url, timeout_ms=phase.timeout_ms)
         tab.page.set_default_timeout(phase.timeout_ms)
         tab.page.on("pageerror", lambda e: page_errors.append(str(e)))
@@ -269,11 +266,14 @@ def _reader(phase: _Phase, index: int) -> None:
 
     def load() -> bool:
         at = phase.now()
+        tab.timeout_ms = max(phase.timeout_ms, _FIRST_PAINT_TIMEOUT_MS)  # N pages booting at once
         try:
             result = tab.load(nat[("63", "households")])
         except PlaywrightError as e:
             error("first_paint", "timeout" if "Timeout" in str(e) else "exception", str(e))
             return False
+        finally:
+            tab.timeout_ms = phase.timeout_ms
         phase.record(phase.timings, {"reader": index, "action": "first_paint", "t": round(at, 2),
                                      "seconds": result["seconds"]})
         return True
@@ -281,7 +281,7 @@ def _reader(phase: _Phase, index: int) -> None:
     def step(action: str, act, expect: dict | None) -> bool:  # noqa: ANN001
         """One input, timed when ``expect`` says what it draws, then the think time. False when
         the run is over or the input failed (the page is then reloaded: a new session)."""
-        if phase.now() >= phase.duration:
+        if phase.over():
             return False
         at = phase.now()
         seen = len(page_errors)
@@ -320,11 +320,14 @@ def _reader(phase: _Phase, index: int) -> None:
         if failed:
             error("session", "exception", failed)
             return
-        if not load():
+        loaded = load()
+        phase.arrive()
+        arrived = True
+        if not loaded:
             return
         time.sleep(phase.think)
         loop, province = 0, None
-        while phase.now() < phase.duration:
+        while not phase.over():
             if not (step("indicator", lambda: tab.sidebar_select(t("indicator.label"), t("indicator.villages")),
                          nat[("63", "villages")])
                     and step("indicator", lambda: tab.sidebar_select(t("indicator.label"),
@@ -347,6 +350,8 @@ def _reader(phase: _Phase, index: int) -> None:
     except Exception as e:  # noqa: BLE001 - a reader that fails is an error of the run, not of the harness
         error("session", "exception", f"{type(e).__name__}: {e}")
     finally:
+        if not arrived:
+            phase.arrive()  # the others' run window must not wait for this reader
         try:
             if tab is not None:
                 tab.close()
@@ -355,9 +360,9 @@ def _reader(phase: _Phase, index: int) -> None:
 
 
 # -- one N ---------------------------------------------------------------------------------------------
-def _run_phase(users: int, url: str, cdp: str, expect: dict, args: argparse.Namespace,
+def _run_phase(users: int, url: str, expect: dict, args: argparse.Namespace,
                sampler: Sampler) -> dict:
-    phase = _Phase(users=users, url=url, cdp=cdp, expect=expect, think=args.think, duration=args.duration,
+    phase = _Phase(users=users, url=url, expect=expect, think=args.think, duration=args.duration,
                    stagger=args.stagger, timeout_ms=int(args.timeout * 1000),
                    ready=threading.Barrier(users + 1))
     threads = [threading.Thread(target=_reader, args=(phase, i), daemon=True) for i in range(users)]
@@ -371,10 +376,19 @@ def _run_phase(users: int, url: str, cdp: str, expect: dict, args: argparse.Name
         thread.join()
     end = time.monotonic() - sampler.t0
     time.sleep(3)  # the sessions' closing, seen in the memory
-    samples = [s for s in sampler.samples if start <= s["t"] <= end]
-    return {"users": users, "window_s": [round(start, 2), round(end, 2)], "timings": phase.timings,
-            "errors": phase.errors, "summary": summarise(users, phase.timings, phase.errors, samples,
-                                                         [s for s in sampler.samples if s["t"] > end])}
+    steady = start + (phase.steady or 0.0)  # on the sampler's clock
+    before = [s for s in sampler.samples if s["t"] <= start]
+    window = [r for r in phase.timings if r["action"] == "first_paint" or r["t"] >= (phase.steady or 0.0)]
+    summary = summarise(users, window, phase.errors,
+                        [s for s in sampler.samples if steady <= s["t"] <= end],
+                        [s for s in sampler.samples if s["t"] > end])
+    summary["arrival_s"] = round(phase.steady or 0.0, 1)
+    summary["inputs_before_window"] = sum(r["t"] < (phase.steady or 0.0) for r in phase.timings
+                                          if r["action"] != "first_paint")
+    if before:
+        summary["rss_before_mb"] = before[-1]["server_rss_mb"]
+    return {"users": users, "window_s": [round(steady, 2), round(end, 2)], "phase_start_s": round(start, 2),
+            "timings": phase.timings, "errors": phase.errors, "summary": summary}
 
 
 def summarise(users: int, timings: list[dict], errors: list[dict], samples: list[dict],
@@ -484,37 +498,29 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"building the demo store failed:\n{built.stderr[-3000:]}")
         expect = expectations(Path(built.stdout.strip().splitlines()[-1]))
         log = Path(tmp) / "server.log"
-        browser, cdp = _chromium(Path(tmp) / "chromium")
-        try:
-            with server(env, log) as (url, _):
-                sampler = Sampler(_server_pid(url), browser.pid, time.monotonic())
-                sampler.start()
-                try:
-                    if args.warmup:  # the server's caches filled by one reader first: not reported
-                        print(f"warm-up: 1 reader, {args.warmup:g} s ...", flush=True)
-                        warmup = _run_phase(1, url, cdp, expect, argparse.Namespace(**{**vars(args),
-                                                                                      "duration": args.warmup}),
-                                            sampler)
-                    for users in args.users:
-                        for run in range(args.runs):
-                            print(f"N = {users} (run {run + 1} of {args.runs}) ...", flush=True)
-                            runs.append(_run_phase(users, url, cdp, expect, args, sampler))
-                            print(_table([runs[-1]["summary"]], {**info, "load_1_5_15": os.getloadavg()}),
-                                  flush=True)
-                finally:
-                    sampler.stop()
-        finally:
-            browser.terminate()
+        with server(env, log) as (url, _):
+            sampler = Sampler(_server_pid(url), time.monotonic())
+            sampler.start()
             try:
-                browser.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+                if args.warmup:  # the server's caches filled by one reader first: not reported
+                    print(f"warm-up: 1 reader, {args.warmup:g} s ...", flush=True)
+                    quick = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+                    warmup = _run_phase(1, url, expect, quick, sampler)
+                for users in args.users:
+                    for run in range(args.runs):
+                        print(f"N = {users} (run {run + 1} of {args.runs}) ...", flush=True)
+                        runs.append(_run_phase(users, url, expect, args, sampler))
+                        now = {**info, "load_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+                        print(_table([runs[-1]["summary"]], now), flush=True)
+            finally:
+                sampler.stop()
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     summaries = [r["summary"] for r in runs]
     print(_table(summaries, info))
     payload = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": info,
                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-               "definitions": __doc__, "summary": summaries, "runs": runs, "warmup": warmup, "samples": sampler.samples}
+               "definitions": __doc__, "summary": summaries, "runs": runs, "warmup": warmup,
+               "samples": sampler.samples}
     out = args.out or RESULTS / f"load-{dt.date.today().isoformat()}.json"
     _write(out, payload)
     print(f"written: {out}")
