@@ -33,7 +33,11 @@ nothing but the server. (N pages in one browser shared over CDP was tried first:
 then receives every page's events, websocket frames included, so the harness's own CPU grows
 as N squared and swamped the two cores; 10 readers measured the harness, not the app.) An idle
 chromium costs memory, not CPU; the drivers idle while the pages poll. The browsers still
-compete with the server for the same cores: the CPU split says by how much.
+compete with the server for the same cores: the CPU split says by how much. On a 2-core machine
+30 chromiums booting Streamlit's front end at once do not all get their first paint within the
+first-paint timeout (``act`` in the table: readers whose page drew); driving the websocket
+protocol directly would be the way to load the server with more readers than the machine can
+render.
 
 Not part of the test suite. Results: a table on stdout and ``benchmarks/results/load-<date>.json``
 with the machine (cores, RAM, load before and after), every timed input, every error and every
@@ -383,6 +387,8 @@ def _run_phase(users: int, url: str, expect: dict, args: argparse.Namespace,
                         [s for s in sampler.samples if steady <= s["t"] <= end],
                         [s for s in sampler.samples if s["t"] > end])
     summary["arrival_s"] = round(phase.steady or 0.0, 1)
+    # readers whose page ever drew: fewer than N when pages failed to boot (the run then measured fewer)
+    summary["readers_active"] = len({r["reader"] for r in phase.timings if r["action"] == "first_paint"})
     summary["inputs_before_window"] = sum(r["t"] < (phase.steady or 0.0) for r in phase.timings
                                           if r["action"] != "first_paint")
     if before:
@@ -425,19 +431,20 @@ def summarise(users: int, timings: list[dict], errors: list[dict], samples: list
 def _table(summaries: list[dict], info: dict) -> str:
     lines = [f"machine: {info.get('cpu', '?')}, {info.get('cores')} cores, {info.get('ram_gib')} GiB RAM, "
              f"load {info['load_1_5_15']} (before) {info.get('load_after', '')} (after)",
-             f"{'N':>3} {'inputs':>6} {'err':>4} {'redraw med':>10} {'p95':>6} {'max':>6} {'paint med':>9} "
+             f"{'N':>3} {'act':>3} {'inputs':>6} {'err':>4} {'redraw med':>10} {'p95':>6} {'max':>6} {'paint med':>9} "
              f"{'p95':>6} {'RSS start':>9} {'end':>6} {'max':>6} {'MB/min':>7} {'2nd half':>8} "
              f"{'CPU srv':>7} {'chrom':>6} {'drv':>5} {'machine':>7}"]
     for s in summaries:
         g = lambda k, f="{:.2f}": f.format(s[k]) if k in s else "-"  # noqa: E731
-        lines.append(f"{s['users']:>3} {s['inputs']:>6} {s['errors']:>4} {g('redraw_median_s'):>10} "
+        lines.append(f"{s['users']:>3} {s.get('readers_active', '-'):>3} {s['inputs']:>6} {s['errors']:>4} "
+                     f"{g('redraw_median_s'):>10} "
                      f"{g('redraw_p95_s'):>6} {g('redraw_max_s'):>6} {g('first_paint_median_s'):>9} "
                      f"{g('first_paint_p95_s'):>6} {g('rss_start_mb', '{:.0f}'):>9} {g('rss_end_mb', '{:.0f}'):>6} "
                      f"{g('rss_max_mb', '{:.0f}'):>6} {g('rss_slope_mb_per_min', '{:+.1f}'):>7} "
                      f"{g('rss_slope_second_half_mb_per_min', '{:+.1f}'):>8} {g('cpu_server_cores'):>7} "
                      f"{g('cpu_chromium_cores'):>6} {g('cpu_drivers_cores'):>5} {g('cpu_machine_cores'):>7}")
-    lines.append("times in s (redraw: input to the new map drawn); RSS of the server in MB; CPU in cores "
-                 f"(mean over the run; the machine has {info.get('cores')})")
+    lines.append("act: readers whose page drew; times in s (redraw: input to the new map drawn); RSS of the "
+                 f"server in MB; CPU in cores (mean over the run; the machine has {info.get('cores')})")
     return "\n".join(lines)
 
 
