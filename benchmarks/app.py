@@ -330,7 +330,8 @@ def _default_selection(manifest: dict, scheme: str, indicator: str):
 class Tab:
     """A tab on the app with the page script of this module installed."""
 
-    def __init__(self, browser, url: str) -> None:  # noqa: ANN001
+    def __init__(self, browser, url: str, timeout_ms: int = TIMEOUT_MS) -> None:  # noqa: ANN001
+        self.timeout_ms = timeout_ms  # how long a wait lasts before it fails (benchmarks.load: shorter)
         self.context = browser.new_context(viewport=VIEWPORT)
         self.context.add_init_script(_PAGE_JS)
         self.outside: list[str] = []
@@ -351,7 +352,7 @@ class Tab:
 
     def _wait(self, name: str, arg: object) -> float:
         handle = self.page.wait_for_function(f"arg => window.__vnbb && window.__vnbb.{name}(arg)", arg=arg,
-                                             polling=POLL_MS, timeout=TIMEOUT_MS)
+                                             polling=POLL_MS, timeout=self.timeout_ms)
         return float(handle.json_value())
 
     def load(self, expect: dict, reload: bool = False) -> dict:
