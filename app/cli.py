@@ -768,10 +768,17 @@ def scenario_versions(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def bench(ctx: typer.Context) -> None:
-    """The national benchmark (same options as `python -m benchmarks`; --help lists them)."""
+    """The national benchmark (same options as `python -m benchmarks`; --help lists them);
+    `vnbb bench --app ...` runs the app's load test instead (`python -m benchmarks.load`)."""
+    args = list(ctx.args)
+    if args[:1] == ["--app"]:
+        from benchmarks.load import main as run_load
+
+        run_load(args[1:])
+        return
     from benchmarks.national import main as run_benchmark
 
-    run_benchmark(list(ctx.args))
+    run_benchmark(args)
 
 
 def main() -> None:
