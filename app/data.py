@@ -21,6 +21,7 @@ from collections.abc import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import shapely
 import streamlit as st
 
@@ -174,9 +175,18 @@ def boundary_sources(key: StoreRef) -> dict[str, str]:
     return dict(manifest(key).get("boundaries", {}))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _village_attributes(key: StoreRef) -> pd.DataFrame:
+    """The villages without their points (lon and lat are columns): a fifth of the reading time,
+    which a first visit to a province page waits for (read-only)."""
+    names = pq.read_schema(Path(key.path) / "villages.parquet").names
+    columns = [c for c in names if c != "geometry" and not c.startswith("__index_level_")]
+    return pd.read_parquet(Path(key.path) / "villages.parquet", columns=columns)
+
+
 def village_subset(key: StoreRef, scheme: str, province: str, columns: list[str]) -> pd.DataFrame:
-    """The villages of one province (in either scheme), only the asked columns."""
-    v = villages(key)
+    """The villages of one province (in either scheme), only the asked columns (not the geometry)."""
+    v = _village_attributes(key)
     return v.loc[v[f"province_{scheme}"] == province, columns]
 
 
