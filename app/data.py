@@ -26,6 +26,7 @@ from typing import BinaryIO, NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import shapely
 import streamlit as st
 from streamlit import config as st_config
@@ -246,12 +247,21 @@ def boundary_sources(key: StoreRef) -> dict[str, str]:
     return dict(manifest(key).get("boundaries", {}))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _village_attributes(key: StoreRef) -> pd.DataFrame:
+    """The villages without their points (lon and lat are columns): a fifth of the reading time,
+    which a first visit to a province page waits for (read-only)."""
+    names = pq.read_schema(Path(key.path) / "villages.parquet").names
+    columns = [c for c in names if c != "geometry" and not c.startswith("__index_level_")]
+    return pd.read_parquet(Path(key.path) / "villages.parquet", columns=columns)
+
+
 def village_subset(key: StoreRef, scheme: str, province: str, columns: list[str],
                    who: Principal = LOCAL) -> pd.DataFrame:
-    """The villages of one province (in either scheme), only the asked columns, as the reader
-    may see them (:func:`coverage.access.villages`: a province user its own villages only, an
-    operator none of another operator's layer columns)."""
-    v = villages(key)
+    """The villages of one province (in either scheme), only the asked columns (not the
+    geometry), as the reader may see them (:func:`coverage.access.villages`: a province user its
+    own villages only, an operator none of another operator's layer columns)."""
+    v = _village_attributes(key)
     rows = v.loc[v[f"province_{scheme}"] == province]
     if not who.sees_everything:
         rows = access.villages(who, rows.loc[:, list(dict.fromkeys([*columns, f"province_{who.scheme}"]))])

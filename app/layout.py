@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import inspect
 import io
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import streamlit as st
@@ -136,8 +136,8 @@ def legend(ctx: state.Ctx, threshold: float, comparison_sign: str) -> None:
 border:1px solid #777}} .vnbb-side{{color:#555;margin:0 6px 0 4px}}</style>""")
 
 
-# Streamlit >= 1.5x can tell whether an expander is open (``on_change="rerun"``); older ones
-# draw a closed expander's content anyway.
+# Recent Streamlit (1.67 here) can tell whether an expander is open (``on_change="rerun"``);
+# older versions have no such parameter and draw a closed expander's content anyway.
 _EXPANDER_TRACKS_STATE = "on_change" in inspect.signature(st.expander).parameters
 
 

@@ -293,11 +293,14 @@ class _GeoJsonLayer(MacroElement):
                                                             color: p.stroke || style.color}));
   };
   {% else %}
-  options.style = function (f) { return Object.assign({}, style, f.properties.colour ? {fillColor: f.properties.colour} : {}); };
+  options.style = function (f) {
+    return Object.assign({}, style, f.properties.colour ? {fillColor: f.properties.colour} : {});
+  };
   {% endif %}
   {% if this.hover %}
   options.onEachFeature = function (f, l) {
-    l.on({mouseover: function (e) { e.target.setStyle(hover); }, mouseout: function (e) { layer.resetStyle(e.target); }});
+    l.on({mouseover: function (e) { e.target.setStyle(hover); },
+          mouseout: function (e) { layer.resetStyle(e.target); }});
   };
   {% endif %}
   var layer = L.geoJson({{ this.data }}, options);

@@ -164,33 +164,29 @@ _PAGE_JS = r"""
     }
     return out;
   };
-  V.urls = to => {
+  // Resource timing entries of the page and of its frames, each with its end on the page's clock.
+  V.entries = () => {
     const out = [];
-    const add = (entries, offset) => { for (const e of entries) if (e.responseEnd + offset <= to) out.push(e.name); };
+    const add = (entries, offset) => { for (const e of entries) out.push([e, e.responseEnd + offset]); };
     add(performance.getEntriesByType('navigation'), 0);
     add(performance.getEntriesByType('resource'), 0);
     for (const f of document.querySelectorAll('iframe')) {
-      try { const p = f.contentWindow.performance; add(p.getEntriesByType('resource'), p.timeOrigin - performance.timeOrigin); }
-      catch (e) {}
+      try {
+        const p = f.contentWindow.performance;
+        add(p.getEntriesByType('resource'), p.timeOrigin - performance.timeOrigin);
+      } catch (e) {}
     }
-    return out.filter(u => u.startsWith(location.origin));
+    return out;
   };
+  V.urls = to => V.entries().filter(([e, end]) => end <= to && e.name.startsWith(location.origin))
+                            .map(([e]) => e.name);
   V.bytes = ([from, to]) => {
     const out = {ws_received: 0, ws_messages: 0, ws_sent: 0, http_transfer: 0, http_decoded: 0, http_requests: 0};
     for (const [t, n] of V.ws) if (t > from && t <= to) { out.ws_received += n; out.ws_messages++; }
     for (const [t, n] of V.sent) if (t > from && t <= to) out.ws_sent += n;
-    const add = (entries, offset) => {
-      for (const e of entries) {
-        const end = e.responseEnd + offset;
-        if (end > from && end <= to) { out.http_transfer += e.transferSize; out.http_decoded += e.decodedBodySize;
-                                       out.http_requests++; }
-      }
-    };
-    add(performance.getEntriesByType('navigation'), 0);
-    add(performance.getEntriesByType('resource'), 0);
-    for (const f of document.querySelectorAll('iframe')) {
-      try { const p = f.contentWindow.performance; add(p.getEntriesByType('resource'), p.timeOrigin - performance.timeOrigin); }
-      catch (e) {}
+    for (const [e, end] of V.entries()) {
+      if (end > from && end <= to) { out.http_transfer += e.transferSize; out.http_decoded += e.decodedBodySize;
+                                     out.http_requests++; }
     }
     return out;
   };

@@ -537,7 +537,8 @@ _COUNT_RUNS = """(() => { if (window !== window.top) return; window.__runs = 0;
     if (!app) return; watch.disconnect(); let last = null;
     const note = () => { const s = app.getAttribute('data-test-script-state');
                          if (s === 'running' && last !== 'running') window.__runs++; last = s; };
-    note(); new MutationObserver(note).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); });
+    note();
+    new MutationObserver(note).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); });
   watch.observe(document, {subtree: true, childList: true}); })();"""
 
 

@@ -145,7 +145,8 @@ def ranking_html(measured: pd.DataFrame, threshold: float, lang: str) -> str:
     target = f"{tr('ranking.target', lang)}: {fmt.percent(threshold, lang, 0)}"
     height = max(MAP_HEIGHT, 13 * len(frame))  # a readable label per bar
     return f"""<div class="vnbb-ranking" style="--rows:{len(frame)};height:{height}px">
-<div class="vnbb-bars">{grid}{rows}<div class="vnbb-target" style="left:{position(threshold)}%" title="{escape(target)}"></div></div>
+<div class="vnbb-bars">{grid}{rows}
+<div class="vnbb-target" style="left:{position(threshold)}%" title="{escape(target)}"></div></div>
 <div class="vnbb-axis">{ticks}</div><div class="vnbb-axis-title">{escape(tr('ranking.value', lang))}</div></div>
 <style>
 .vnbb-ranking{{display:flex;flex-direction:column;font-size:9px;color:#555;padding-right:8px}}

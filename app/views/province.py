@@ -108,7 +108,8 @@ def _village_features(key: data.StoreRef, scheme: str, code: str, layer: str, co
     v = v.loc[v[f"cov__{layer}"].astype(bool) == covered]
     communes = data.table(key, "commune", scheme).set_index("code")["name"]
     colour, radius = (_COVERED, 3) if covered else (_UNCOVERED, 5)
-    props = pd.DataFrame({"n": v["name"].to_numpy(), "c": v[commune_col].map(communes).fillna(v[commune_col]).to_numpy(),
+    props = pd.DataFrame({"n": v["name"].to_numpy(),
+                          "c": v[commune_col].map(communes).fillna(v[commune_col]).to_numpy(),
                           "h": [fmt.number(hh, lang) for hh in v["households"]],
                           "o": v["operators"].astype(int).to_numpy(), "colour": colour, "radius": radius,
                           "stroke": "#ffffff"})
