@@ -49,7 +49,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -194,17 +193,24 @@ _PAGE_JS = r"""
 """
 
 
+def demo_server_env(cache: Path) -> tuple[dict[str, str], Path]:
+    """The environment of a server on the demo store in ``cache``, and the store, built first
+    (in a child process, as the app builds it on a first start) so that no timing includes it."""
+    env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"}
+    env["VNBB_CACHE_DIR"] = str(cache)
+    built = subprocess.run([sys.executable, "-c", "from app import data; print(data.build_demo_store())"],
+                           cwd=ROOT, env=env, capture_output=True, text=True)
+    if built.returncode:
+        sys.exit(f"building the demo store failed:\n{built.stderr[-3000:]}")
+    return env, Path(built.stdout.strip().splitlines()[-1])
+
+
 # -- the machine and the server ------------------------------------------------------------------------
 def machine() -> dict:
     """Cores, memory, CPU and load of this machine, and the versions that matter here."""
-    info: dict = {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-    try:
-        mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-        info["ram_gib"] = round(int(mem) / 2**20, 1)
-        cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
-        info["cpu"] = cpu[0].split(":", 1)[1].strip() if cpu else platform.processor()
-    except OSError:
-        pass
+    from benchmarks.national import machine as _machine
+
+    info = _machine()
     info["load_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
     for package in ("streamlit", "streamlit-folium", "folium", "playwright"):
         try:
@@ -619,13 +625,7 @@ def main(argv: list[str] | None = None) -> None:
 
     info = machine()
     with tempfile.TemporaryDirectory(prefix="vnbb-appbench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"}
-        env["VNBB_CACHE_DIR"] = str(args.cache or Path(tmp) / "cache")
-        built = subprocess.run([sys.executable, "-c", "from app import data; print(data.build_demo_store())"],
-                               cwd=ROOT, env=env, capture_output=True, text=True)
-        if built.returncode:
-            sys.exit(f"building the demo store failed:\n{built.stderr[-3000:]}")
-        store_path = Path(built.stdout.strip().splitlines()[-1])
+        env, store_path = demo_server_env(args.cache or Path(tmp) / "cache")
         expect = expectations(store_path)
         log = Path(tmp) / "server.log"
         with sync_playwright() as pw:

@@ -50,7 +50,6 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,8 +57,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.app import (CHROMIUM, CHROMIUM_ARGS, LANG, POLL_MS, RESULTS, ROOT, Tab, _write,
-                            expectations, machine, server)
+from benchmarks.app import (CHROMIUM, CHROMIUM_ARGS, LANG, POLL_MS, RESULTS, Tab, _write,
+                            demo_server_env, expectations, machine, server)
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -497,13 +496,8 @@ def main(argv: list[str] | None = None) -> None:
     runs: list[dict] = []
     warmup: dict | None = None
     with tempfile.TemporaryDirectory(prefix="vnbb-load-") as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "VNBB_STORE"}
-        env["VNBB_CACHE_DIR"] = str(args.cache or Path(tmp) / "cache")
-        built = subprocess.run([sys.executable, "-c", "from app import data; print(data.build_demo_store())"],
-                               cwd=ROOT, env=env, capture_output=True, text=True)
-        if built.returncode:
-            sys.exit(f"building the demo store failed:\n{built.stderr[-3000:]}")
-        expect = expectations(Path(built.stdout.strip().splitlines()[-1]))
+        env, store_path = demo_server_env(args.cache or Path(tmp) / "cache")
+        expect = expectations(store_path)
         log = Path(tmp) / "server.log"
         with server(env, log) as (url, _):
             sampler = Sampler(_server_pid(url), time.monotonic())

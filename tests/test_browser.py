@@ -32,6 +32,7 @@ import pytest
 import xstatic.pkg.leaflet as xleaflet
 
 from coverage import store
+from tests._files import tree
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -408,20 +409,6 @@ def test_progress_page_draws_the_charts_and_the_changes_map(session: Session, de
 
 
 # -- data page: upload, report, import and rebuild ------------------------------------------------
-def _tree(root: Path) -> dict[str, str]:
-    """Every file's SHA-256 and every link's target under ``root`` (links not followed)."""
-    import hashlib
-
-    out = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            rel = str(path.relative_to(root))
-            out[rel] = ("-> " + os.readlink(path) if path.is_symlink()
-                        else hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir")
-    return out
-
-
 @pytest.fixture(scope="module")
 def data_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
     """The app on a private copy of the cache (demo scenario and store), so that imports do not
@@ -461,7 +448,7 @@ def test_data_page_refuses_a_bad_file_and_imports_a_good_one(browser, data_serve
         session.wait_idle()
 
         # A bad file: the report names row and field; nothing changes on disk.
-        before = _tree(app_dir)
+        before = tree(app_dir)
         sites = pd.read_csv(scenario / "sites.csv", dtype=str)
         bad = sites.head(5).copy()
         bad.loc[1, "radius_m"] = "-300"
@@ -477,7 +464,7 @@ def test_data_page_refuses_a_bad_file_and_imports_a_good_one(browser, data_serve
         assert "row 5" in report and "'Mobiphone Plus' is not one of" in report
         assert page.get_by_role("button", name="Import and rebuild the results").count() == 0
         session.shot("data_refused_en.png")
-        assert _tree(app_dir) == before
+        assert tree(app_dir) == before
 
         # A good file: imported, rebuilt in the background, and the figures change.
         old = json.loads((store_dir / "national.json").read_text())["63"]

@@ -7,8 +7,6 @@ the demo results the other tests read.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,20 +19,10 @@ from app import data as app_data
 from app import fmt, i18n, jobs
 from coverage import imports, store
 from geodata.settings import cache_dir
+from tests._files import tree
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 pytestmark = pytest.mark.slow
-
-
-def _tree(root: Path) -> dict[str, str]:
-    out = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            rel = str(path.relative_to(root))
-            out[rel] = ("-> " + os.readlink(path) if path.is_symlink()
-                        else hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir")
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +90,7 @@ def test_page_shows_the_scenario_the_synthetic_label_and_the_figures(private_dem
 
 def test_bad_upload_shows_row_and_field_and_changes_nothing(private_demo: Path) -> None:
     scenario, store_dir = app_data.demo_scenario_dir(), app_data.demo_store_dir()
-    before = _tree(private_demo / "app")
+    before = tree(private_demo / "app")
     sites = _sites_csv(scenario).head(5)
     sites.loc[1, "radius_m"] = "-300"
     sites.loc[3, "operator"] = "Mobiphone Plus"
@@ -117,7 +105,7 @@ def test_bad_upload_shows_row_and_field_and_changes_nothing(private_demo: Path) 
     assert ("row 3", "radius_m") in rows and ("row 5", "operator") in rows
     assert set(table["File"]) == {"tram_loi.csv"}
     assert not [b for b in at.button if b.key == "data_import"]  # nothing to import
-    assert _tree(private_demo / "app") == before
+    assert tree(private_demo / "app") == before
     assert store.read_manifest(store_dir)["built_at"] == jobs.figures(store_dir)["built_at"]
 
 
@@ -171,7 +159,7 @@ def test_import_refused_by_the_whole_scenario_check_is_reported(private_demo: Pa
     households["households"] = "1"
     households["households_urban"] = "1"
     households["households_rural"] = "0"
-    before = _tree(private_demo / "app")
+    before = tree(private_demo / "app")
     at = _open()
     at.selectbox(key="data_kind").set_value("households").run()
     at.get("file_uploader")[0].set_value(("hh.csv", households.to_csv(index=False).encode(), "text/csv")).run()
@@ -182,7 +170,7 @@ def test_import_refused_by_the_whole_scenario_check_is_reported(private_demo: Pa
     assert any("refused when the whole scenario was checked" in e.value for e in at.error)
     table = at.table[0].value.reset_index()
     assert table["Field"].eq("households").any() and table["Row/feature"].str.startswith("row").any()
-    assert _tree(private_demo / "app") == before
+    assert tree(private_demo / "app") == before
 
 
 def test_every_text_of_the_page_is_translated() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from app import data as app_data
@@ -165,21 +164,6 @@ def _fit(series: pd.DataFrame, window: int = 4) -> tuple[float, float, pd.Timest
 
 
 @pytest.fixture()
-def downloads_seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Files handed to download buttons, by file name."""
-    files: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, path_or_data, mimetype, kind, filename=None):  # noqa: ANN001
-        if filename and isinstance(path_or_data, bytes):
-            files[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
-    return files
-
-
-@pytest.fixture()
 def page(demo_history: dict, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.delenv(app_data.STORE_ENV, raising=False)
     at = AppTest.from_file(APP, default_timeout=300).run()
@@ -265,7 +249,7 @@ def test_provinces_projected_to_miss_a_deadline(page: AppTest, demo_history: dic
 
 @pytest.mark.slow
 def test_what_changed_for_a_province_per_layer(page: AppTest, demo_history: dict,
-                                               downloads_seen: dict[str, bytes]) -> None:
+                                               downloads: dict[str, bytes]) -> None:
     snaps = demo_history["snapshots"]
     cols = ["village_id", "province_63", "cov__4G__all"]
     before = pd.read_parquet(snapshots.path_of(snaps[-2]) / "villages.parquet", columns=cols).set_index("village_id")
@@ -285,7 +269,7 @@ def test_what_changed_for_a_province_per_layer(page: AppTest, demo_history: dict
         set(lost[in_province.reindex(lost).to_numpy()])
     summary = _table(at, "Tăng ròng").set_index(["Công nghệ", "Nhà mạng"])
     assert summary.loc[("4G", "Tất cả nhà mạng"), "Mới được phủ"] == (villages["Thay đổi"] == "mới được phủ").sum()
-    assert any(name.startswith(f"changes_63_{province}_4G__all") for name in downloads_seen)
+    assert any(name.startswith(f"changes_63_{province}_4G__all") for name in downloads)
     # the whole country: one row per province with changes, the map of net gains
     at = at.selectbox(key="pg_area").set_value(progress.NATION).run()
     per_province = _table(at, "Mã", "Tăng ròng")
