@@ -765,6 +765,15 @@ def scenario_versions(
             print(v.describe())
 
 
+@app.command("app", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def app_(ctx: typer.Context) -> None:
+    """Start the app (`streamlit run streamlit_app.py`, any streamlit options passed on) and warm it
+    up at once, so that its first reader does not wait for imports and data caches."""
+    from app.serve import serve
+
+    raise typer.Exit(serve(ctx.args))
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def bench(ctx: typer.Context) -> None:

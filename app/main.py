@@ -3,6 +3,7 @@ the chosen view. ``streamlit_app.py`` only calls :func:`run`."""
 
 from __future__ import annotations
 
+import importlib
 import unicodedata
 from pathlib import Path
 
@@ -11,11 +12,6 @@ import streamlit as st
 from app import auth, data, fmt, layout, state
 from coverage import access
 from app.i18n import tr
-from app.views import challenges, national, operator, progress, province
-from app.views import data as data_view
-
-_VIEWS = {"national": national.render, "province": province.render, "operator": operator.render,
-          "progress": progress.render, "challenges": challenges.render, "data": data_view.render}
 
 
 def run() -> None:
@@ -41,7 +37,15 @@ def run() -> None:
     ctx = state.Ctx(key=key, manifest=manifest, lang=lang, selection=state.selection(), who=who)
     access.check_layer(who, ctx.selection.layer)
     st.title(ctx.t("app.title"))
-    _VIEWS[st.session_state["view"]](ctx)
+    _view(st.session_state["view"]).render(ctx)
+
+
+def _view(name: str):
+    """The module of a view, imported when first shown: the national page should not wait for
+    the progress page's charting library or the operator page's export engine."""
+    if name not in state.VIEWS:  # state.repair keeps it valid; this guards the import by name
+        raise ValueError(f"unknown view {name!r}")
+    return importlib.import_module(f"app.views.{name}")
 
 
 def _store(lang: str) -> Path:

@@ -9,6 +9,7 @@ database signs no one in. With no users at all the app runs in single-user local
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import secrets
@@ -133,7 +134,7 @@ def sign_in(name: str, password: str, engine: Engine | None = None) -> tuple[str
                 ok = False
         else:  # spend the same time as a real check, so timing does not tell who exists
             try:
-                _HASHER.verify(_DUMMY_HASH, password)
+                _HASHER.verify(_dummy_hash(), password)
             except (VerificationError, InvalidHashError):
                 pass
         if not ok:
@@ -150,7 +151,11 @@ def sign_in(name: str, password: str, engine: Engine | None = None) -> tuple[str
     raise SignInError("wrong name or password (or the user is disabled)")
 
 
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that a failed sign-in takes the
+    same time either way; made on first use, not at import (hashing costs a tenth of a second)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 def resolve(token: str | None, engine: Engine | None = None) -> Principal | None:

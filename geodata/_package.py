@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from functools import lru_cache
-from importlib import metadata
+from importlib import metadata, util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import vietnamadminunits
-
-_PKG_DIR = Path(vietnamadminunits.__file__).parent
+# Located, not imported: importing the package parses its address tables (a quarter of a second
+# that every app visit would pay), and only its data files are read here.
+_SPEC = util.find_spec("vietnamadminunits")
+if _SPEC is None or _SPEC.origin is None:
+    raise ImportError("the vietnamadminunits package is not installed (it is a dependency of vnbb)")
+_PKG_DIR = Path(_SPEC.origin).parent
 _DB = _PKG_DIR / "data" / "dataset.db"
 _CONVERTER = _PKG_DIR / "data" / "converter_2025.json"
 
