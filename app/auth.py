@@ -91,12 +91,22 @@ def _oidc(lang: str, eng: Engine) -> Principal:
     return who
 
 
-def sign_out(lang: str, who: Principal) -> None:
+def label(who: Principal, lang: str, province_names: dict[str, dict[str, str]] | None = None) -> str:
+    """The reader as the page names them: name, role and province (by name) or operator."""
+    if who.role == "province":
+        name = (province_names or {}).get(who.scheme, {}).get(who.province or "", who.province or "")
+        return tr("auth.who", lang, name=who.name, role=tr("auth.role.province", lang), where=name)
+    if who.role == "operator":
+        return tr("auth.who", lang, name=who.name, role=tr("auth.role.operator", lang), where=who.operator)
+    return tr("auth.who_ministry", lang, name=who.name) if who.role == "ministry" else who.name
+
+
+def sign_out(lang: str, who: Principal, province_names: dict[str, dict[str, str]] | None = None) -> None:
     """The reader's name and role in the sidebar, with a sign-out button (or the local-mode note)."""
     if who.role == "local":
         st.sidebar.info(tr("auth.local_mode", lang))
         return
-    st.sidebar.caption(tr("auth.signed_in_as", lang, who=who.describe()))
+    st.sidebar.caption(tr("auth.signed_in_as", lang, who=label(who, lang, province_names)))
     if st.sidebar.button(tr("auth.sign_out", lang), key="sign_out"):
         if mode() == "oidc":
             st.logout()

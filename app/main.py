@@ -33,7 +33,7 @@ def run() -> None:
     state.repair(manifest, {s: list(n) for s, n in names.items()}, data.province_crosswalk(key))
     lang = layout.language_switch()
     layout.sidebar(manifest, lang, names)
-    auth.sign_out(lang, who)
+    auth.sign_out(lang, who, names)
     ctx = state.Ctx(key=key, manifest=manifest, lang=lang, selection=state.selection(), who=who)
     access.check_layer(who, ctx.selection.layer)
     st.title(ctx.t("app.title"))

@@ -31,6 +31,7 @@ import pyogrio
 import pytest
 import xstatic.pkg.leaflet as xleaflet
 
+from app.i18n import tr
 from coverage import store
 from tests._files import tree
 
@@ -587,3 +588,111 @@ def test_another_province_swaps_the_map_layers_in_place(session: Session, demo_s
     west, south, east, north = provinces.geometry[code].bounds
     centre = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng]")
     assert south < centre[0] < north and west < centre[1] < east, "the map does not show the province"
+
+
+# -- sign-in and roles, as the readers meet them ------------------------------------------------------
+_ROLE_PASSWORD = "a long browser password"
+
+
+@pytest.fixture(scope="module")
+def roles_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The app with users, created as an administrator does (``vnbb users add``): the ministry,
+    Viettel, and the province of Sơn La (14, 63 scheme). Yields (address, database URL)."""
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('roles-db') / 'users.sqlite3'}"
+    env = {k: v for k, v in os.environ.items() if k not in ("VNBB_STORE", "VNBB_DB_URL")} | {"VNBB_DB_URL": db_url}
+    for args in (["bo", "--role", "ministry"], ["viettel", "--role", "operator", "--operator", "Viettel"],
+                 ["son-la", "--role", "province", "--province", "14", "--scheme", "63"]):
+        done = subprocess.run([sys.executable, "-m", "app.cli", "users", "add", *args, "--password-stdin"],
+                              input=_ROLE_PASSWORD + "\n", cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    with _streamlit(env, tmp_path_factory.mktemp("streamlit-roles") / "server.log") as url:
+        yield url, db_url
+
+
+def _sign_in(session: Session, name: str, password: str) -> None:
+    page = session.page
+    page.get_by_label(tr("auth.name", "vi")).fill(name)
+    page.get_by_label(tr("auth.password", "vi")).fill(password)
+    page.locator('[data-testid="stFormSubmitButton"] button').click()
+    session.wait_idle()
+
+
+def _select_box(session: Session, label: str, where: str):  # noqa: ANN202
+    scope = session.page.locator(f'[data-testid="{where}"]')
+    return scope.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+
+
+def _options(session: Session, label: str, where: str = "stSidebar") -> list[str]:
+    """The options a select box offers (opened, read, closed again)."""
+    _select_box(session, label, where).click()
+    options = session.page.locator('[role="option"]')
+    options.first.wait_for(timeout=10_000)
+    texts = [t.strip() for t in options.all_inner_texts()]
+    session.page.keyboard.press("Escape")
+    return texts
+
+
+def _choose(session: Session, label: str, option: str, where: str = "stSidebar") -> None:
+    _select_box(session, label, where).click()
+    session.page.keyboard.type(option)  # the list is virtual: narrow it to the option first
+    session.page.locator('[role="option"]').filter(has_text=option).first.click()
+    session.wait_idle()
+
+
+def test_sign_in_roles_and_sign_out_in_the_browser(browser, roles_server, demo_store: Path) -> None:  # noqa: ANN001
+    """Nothing but the form before signing in; a wrong password refused; the operator offered its
+    own network only and its sites; sign-out ends the session (a reload too); the province user
+    opens on its own province with village detail, and gets none for another province."""
+    url, _ = roles_server
+    provinces = store.read_table(demo_store, "province", "63")
+    session = Session(browser, url)
+    page = session.page
+    try:
+        page.goto(url)
+        session.wait_text(tr("auth.hint", "vi", hours="8")[:20])
+        assert page.locator("iframe").count() == 0  # no map, no data before signing in
+        assert page.locator('[data-testid="stSidebar"]').count() == 0 or \
+            not page.locator('[data-testid="stSidebar"]').inner_text().strip()
+        session.shot("roles_sign_in_form.png")
+
+        _sign_in(session, "viettel", "not the password")
+        session.wait_text(tr("auth.failed", "vi"))
+        assert page.locator("iframe").count() == 0
+        session.shot("roles_wrong_password.png")
+
+        _sign_in(session, "viettel", _ROLE_PASSWORD)
+        session.map_frame(min_paths=len(provinces))
+        session.wait_text(tr("auth.signed_in_as", "vi", who="viettel (nhà mạng: Viettel)"))
+        _choose(session, tr("tech.label", "vi"), tr("tech.4G", "vi"))
+        offered = _options(session, tr("operator.label", "vi"))
+        assert offered == [tr("operator.all", "vi"), "Viettel"], offered  # other networks never offered
+        session.shot("roles_operator_national.png")
+
+        session.sidebar_option(tr("view.operator", "vi"))
+        session.wait_text(tr("export.heading", "vi"))
+        exported = _options(session, tr("operator.label", "vi"), where="stMain")
+        assert "MobiFone" not in exported and "VNPT" not in exported and "Viettel" in exported, exported
+        session.shot("roles_operator_export.png")
+
+        page.locator('[data-testid="stSidebar"]').get_by_role(
+            "button", name=tr("auth.sign_out", "vi")).click()
+        session.wait_idle()
+        session.wait_text(tr("auth.hint", "vi", hours="8")[:20])
+        page.reload()
+        session.wait_text(tr("auth.hint", "vi", hours="8")[:20])
+        assert page.locator("iframe").count() == 0
+
+        _sign_in(session, "son-la", _ROLE_PASSWORD)
+        session.sidebar_option(tr("view.province", "vi"))
+        son_la = provinces.loc[provinces["code"] == "14", "name"].item()
+        session.wait_text(tr("auth.signed_in_as", "vi", who=f"son-la (tỉnh/thành: {son_la})"))
+        session.wait_text(son_la)
+        session.map_frame(min_paths=1)
+        assert page.get_by_text(tr("auth.detail_own_only", "vi")).count() == 0  # its own villages shown
+        session.shot("roles_province_own.png")
+        other = provinces.loc[provinces["code"] == "01", "name"].item()  # Hà Nội
+        _choose(session, tr("province.label", "vi"), other)
+        session.wait_text(tr("auth.detail_own_only", "vi"))
+        session.shot("roles_province_other.png")
+    finally:
+        session.context.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data, fmt, layout, metrics, state
+from app import auth, data, fmt, layout, metrics, state
 from app.i18n import tr
 from coverage import challenges, corrections, db
 from coverage import export as gis
@@ -40,7 +40,7 @@ def render(ctx: state.Ctx) -> None:
         right.text_input(ctx.t("ch.organisation"), key="ch_org")
     else:  # the signed-in person files and decides under their own name (coverage.challenges)
         st.session_state["ch_name"] = ctx.who.name
-        st.caption(ctx.t("auth.signed_in_as", who=ctx.who.describe()))
+        st.caption(ctx.t("auth.signed_in_as", who=auth.label(ctx.who, ctx.lang)))
     try:
         url = db.default_url()
         db.connect(url)
