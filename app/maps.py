@@ -81,6 +81,23 @@ class _TileFallback(MacroElement):
         self.layer = layer
 
 
+class _Fit(MacroElement):
+    """Fit the new map to its area at once. (folium's ``fit_bounds`` animates the zoom from the
+    map's starting zoom; that animation ended after a data layer's own view had been set, and put
+    the whole country back: a province page opened from the sidebar showed all of Vietnam.)"""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }}, {animate: false});
+{% endmacro %}
+""")
+
+    def __init__(self, bounds: tuple[tuple[float, float], tuple[float, float]]) -> None:
+        super().__init__()
+        self._name = "Fit"
+        self.bounds = [list(bounds[0]), list(bounds[1])]
+
+
 class _ViewMemory(MacroElement):
     """Keeps the reader's last centre and zoom of a map in the tab's session storage, under the
     map's current view key (a :func:`view` in the data layers may change it)."""
@@ -188,7 +205,7 @@ def base_map(bounds: tuple[tuple[float, float], tuple[float, float]], view_key: 
         m.add_child(_TileFallback(tiles))
     if attribution:
         m.add_child(_Attribution(attribution))
-    m.fit_bounds([[s, w], [n, e]])
+    m.add_child(_Fit(bounds))
     m.add_child(_ViewMemory(f"vnbb-view:{view_key}"))
     m.add_child(_FocusWithoutScroll())
     return m

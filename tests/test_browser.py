@@ -183,6 +183,20 @@ class Session:
             self.page.wait_for_timeout(200)
         raise AssertionError(f"map layers not as expected: {counts}")
 
+    def map_bounds(self) -> tuple[float, float, float, float]:
+        """West, south, east, north of what the map shows now."""
+        frame = self.map_frame(min_paths=0)
+        return tuple(frame.evaluate("() => { const b = window.map.getBounds();"
+                                    " return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }"))
+
+    def assert_shows(self, area) -> None:  # noqa: ANN001 - a shapely geometry
+        """The map is fitted to ``area``: all of it in view, and not the whole country around it."""
+        self.page.wait_for_timeout(800)  # past any zoom animation
+        w, s, e, n = self.map_bounds()
+        aw, as_, ae, an = area.bounds
+        assert w <= aw and s <= as_ and e >= ae and n >= an, ((w, s, e, n), area.bounds)
+        assert (n - s) < 3 * (an - as_) + 0.5, ((w, s, e, n), area.bounds)
+
     def wait_text(self, text: str, timeout: float = 30.0) -> None:
         self.page.get_by_text(text, exact=False).first.wait_for(timeout=timeout * 1000)
 
@@ -274,6 +288,7 @@ def test_clicking_a_province_opens_its_page(session: Session, demo_store: Path) 
     assert counts[0] == n_communes
     assert counts[1] == int((~villages["cov__any__all"] & (villages["province_63"] == code)).sum()) > 0
     assert session.map_frame(min_paths=0).locator("canvas").count() >= 1  # villages: drawn on a canvas
+    session.assert_shows(table.geometry[code])
     session.page.wait_for_timeout(1000)
     session.shot("province_vi.png")
     # covered villages and sites are optional layers on the same map
@@ -687,7 +702,14 @@ def test_sign_in_roles_and_sign_out_in_the_browser(browser, roles_server, demo_s
         son_la = provinces.loc[provinces["code"] == "14", "name"].item()
         session.wait_text(tr("auth.signed_in_as", "vi", who=f"son-la (tỉnh/thành: {son_la})"))
         session.wait_text(son_la)
-        session.map_frame(min_paths=1)
+        session.wait_idle()
+        communes = store.read_table(demo_store, "commune", "63")
+        villages = pd.read_parquet(demo_store / "villages.parquet", columns=["province_63", "cov__any__all"])
+        uncovered = int((~villages["cov__any__all"] & (villages["province_63"] == "14")).sum())
+        n_communes = int((communes["parent_code"] == "14").sum())
+        # its communes, and its uncovered villages as points: the detail a province sees of itself
+        session.layer_counts(lambda c: c == [n_communes, uncovered])
+        session.assert_shows(provinces.set_index("code").geometry["14"])  # fitted, not all of Vietnam
         assert page.get_by_text(tr("auth.detail_own_only", "vi")).count() == 0  # its own villages shown
         session.shot("roles_province_own.png")
         other = provinces.loc[provinces["code"] == "01", "name"].item()  # Hà Nội
