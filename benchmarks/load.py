@@ -1,47 +1,51 @@
-"""The app under load: N readers at once, each switching indicators and provinces in a real browser.
+"""The app under load: N readers at once, each switching indicators and provinces.
 
-``python -m benchmarks.load --users 1 10 30 [--duration 60] [--runs 1]`` (with ``VNBB_DATA_DIR``
-set, as for the tests) starts one ``streamlit run streamlit_app.py`` with the demo store (built
-into a private cache folder first, as :mod:`benchmarks.app` does) and, for each N, opens N pages
-of the app at once (started ``--stagger`` seconds apart) in one headless chromium
-(``/usr/bin/chromium``, every host but this machine unresolvable). Each page loops, with
-``--think`` seconds between inputs, until ``--duration`` seconds have passed since the last reader
-arrived (its first paint drawn: N pages booting Streamlit's front end at once take a while on
-two cores, so the run's window starts when all N are in; inputs before it are kept in the JSON
-but not in the figures):
+``python -m benchmarks.load --users 1 10 30 [--client ws|browser] [--duration 60] [--runs 1]``
+(with ``VNBB_DATA_DIR`` set, as for the tests) starts one ``streamlit run streamlit_app.py`` with
+the demo store (built into a private cache folder first, as :mod:`benchmarks.app` does) and, for
+each N, starts N readers at once (``--stagger`` seconds apart). Each loops, with ``--think``
+seconds between inputs, until ``--duration`` seconds have passed since the last reader arrived
+(its first page drawn: N readers arriving at once take a while on two cores, so the run's window
+starts when all N are in; inputs before it are kept in the JSON but not in the figures):
 
 1. indicator households -> villages, then back (national page);
-2. the province page opened (its current province: measured from the second loop on);
+2. the province page opened (its current province);
 3. another province chosen in the province page's list (each reader walks the provinces from
    its own starting point);
 4. back to the national page.
 
-Before the runs, one reader uses the app for ``--warmup`` seconds (unreported: the server's
-caches filled, as after its first readers). Every input is timed as :mod:`benchmarks.app` times
-a switch (its ``Tab``, its page script): from the reader's input to the new map drawn with the
-expected shapes (*redraw*) and to Streamlit's run finished (*settled*). Errors are exceptions
-thrown in a page, Streamlit error elements on it, and waits longer than ``--timeout`` seconds
-(the page is then reloaded and the reader goes on). Every second the server process (its
-children included) is sampled: resident memory (``VmRSS``) and CPU time, and the CPU time of the
-chromium processes, of the Playwright drivers and of the whole machine, to tell what the two
-cores are spent on.
+Two kinds of reader (``--client``):
 
-Why one headless chromium per reader, each driven by its own thread and Playwright driver: the
-synchronous ``Tab`` of :mod:`benchmarks.app` serves unchanged, every reader runs Streamlit's real
-front end (its websocket protocol, the map component's frame, Leaflet), and the readers share
-nothing but the server. (N pages in one browser shared over CDP was tried first: every driver
-then receives every page's events, websocket frames included, so the harness's own CPU grows
-as N squared and swamped the two cores; 10 readers measured the harness, not the app.) An idle
-chromium costs memory, not CPU; the drivers idle while the pages poll. The browsers still
-compete with the server for the same cores: the CPU split says by how much. On a 2-core machine
-30 chromiums booting Streamlit's front end at once do not all get their first paint within the
-first-paint timeout (``act`` in the table: readers whose page drew); driving the websocket
-protocol directly would be the way to load the server with more readers than the machine can
-render.
+* ``ws`` (the default): a :class:`benchmarks.wsclient.Session` speaks Streamlit's websocket
+  protocol as the front end does, without a browser. An input is the ``rerun_script`` message a
+  click sends (the widget's new value among the states of every widget of the last run); its
+  *redraw* is the time from sending it to the run's ``script_finished``, the new map element
+  received with the expected shapes (*redraw on the server*; ``map`` is the time to that element
+  alone). The response is checked: a map element with the expected number of polygons, of village
+  points on a province page and, on the national map, the expected fill colours (computed from
+  the store with :mod:`app.metrics`). This loads the server alone: the client neither renders
+  nor fetches static files, and the harness's CPU is measured apart.
+* ``browser``: one headless chromium (``/usr/bin/chromium``, every host but this machine
+  unresolvable) per reader, each driven by its own thread and Playwright driver, timed as
+  :mod:`benchmarks.app` times a switch: from the reader's input to the new map drawn with the
+  expected shapes (*redraw*) and to Streamlit's run finished (*settled*). (N pages in one browser
+  shared over CDP was tried first: every driver then receives every page's events, so the
+  harness's CPU grows as N squared.) On two cores, N browsers rendering maps take more CPU than
+  the server (1.1-1.2 cores against 0.3 at N = 10): this mode measures what one reader waits
+  for at small N (server time plus the browser's own rendering), not the server under load.
+
+Before the runs, one reader of the same kind uses the app for ``--warmup`` seconds (unreported:
+the server's caches filled, as after its first readers). Errors are: Streamlit exception and
+error elements in a response or on the page, a page's own exceptions, a wrong or missing map,
+and waits longer than ``--timeout`` seconds (the reader then starts a new session, as a reload,
+and goes on). Every second the server process (its children included) is sampled: resident
+memory (``VmRSS``) and CPU time, and the CPU time of the chromium processes, of the Playwright
+drivers, of this process (the harness: the ws readers) and of the whole machine, to tell what
+the two cores are spent on.
 
 Not part of the test suite. Results: a table on stdout and ``benchmarks/results/load-<date>.json``
-with the machine (cores, RAM, load before and after), every timed input, every error and every
-sample.
+(``load-<date>-ws.json`` for ws readers) with the machine (cores, RAM, load before and after),
+every timed input, every error and every sample.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.i18n import tr
 from benchmarks.app import (CHROMIUM, CHROMIUM_ARGS, LANG, POLL_MS, RESULTS, Tab, _write,
                             demo_server_env, expectations, machine, server)
 
@@ -200,7 +205,7 @@ def _server_pid(url: str) -> int:
     raise RuntimeError(f"no streamlit process found for {url}")
 
 
-# -- one reader --------------------------------------------------------------------------------------
+# -- the readers ----------------------------------------------------------------------------------------
 @dataclass
 class _Phase:
     """What the readers of one N share: the clock, the start signal and what they record."""
@@ -237,18 +242,141 @@ class _Phase:
         with self.lock:
             what.append(item)
 
+    def error(self, reader: int, action: str, kind: str, message: str, **extra: object) -> None:
+        self.record(self.errors, {"reader": reader, "action": action, "t": round(self.now(), 2), "kind": kind,
+                                  "message": message[:500], **extra})
 
-def _reader(phase: _Phase, index: int) -> None:
-    """One reader's session, in its own thread with its own Playwright driver."""
+    def walk(self, index: int) -> list[str]:
+        """The provinces a reader chooses in turn: all of them, from its own starting point."""
+        codes = sorted(c for c, e in self.expect["province"]["63"].items() if e["polygons"])
+        return [codes[(index * 7 + 3 * k) % len(codes)] for k in range(len(codes))]
+
+
+def _loop(phase: _Phase, index: int, step, province_now) -> None:  # noqa: ANN001
+    """The reader's inputs, in turn, until the run is over. ``step(action, label, option, expect)``
+    makes one input (``expect``: what the new map shows, or a function of the province shown);
+    it returns False when the input failed (the reader has started again) or the run is over."""
+    t = lambda key: tr(key, LANG)  # noqa: E731
+    nat, prov, names = phase.expect["national"], phase.expect["province"]["63"], phase.expect["names"]["63"]
+    walk = phase.walk(index)
+    loop = 0
+    while not phase.over():
+        if not (step("indicator", t("indicator.label"), t("indicator.villages"), nat[("63", "villages")])
+                and step("indicator", t("indicator.label"), t("indicator.households"), nat[("63", "households")])
+                and step("open_province_page", t("view.label"), t("view.province"), lambda code: prov[code])):
+            continue
+        province = province_now()
+        loop += 1
+        chosen = next(c for c in walk[loop % len(walk):] + walk if c != province)
+        if not (step("province", t("province.label"), names[chosen], prov[chosen])
+                and step("national", t("view.label"), t("view.national"), nat[("63", "households")])):
+            continue
+
+
+def _ws_reader(phase: _Phase, index: int) -> None:
+    """One reader's session over Streamlit's websocket (:mod:`benchmarks.wsclient`), in its own thread."""
+    from benchmarks.wsclient import Session, SessionError
+
+    names = phase.expect["names"]["63"]
+    code_of = {name: code for code, name in names.items()}
+    province_label = tr("province.label", LANG)
+    timeout = phase.timeout_ms / 1000
+    session: Session | None = None
+    arrived = False
+    phase.ready.wait()
+    phase.go.wait()
+    time.sleep(index * phase.stagger)
+
+    def load() -> bool:
+        """A new session (a new visitor, or a reload after an error): its first run timed."""
+        nonlocal session
+        if session is not None:
+            session.close()
+        session = Session(phase.url, timeout=max(timeout, _FIRST_PAINT_TIMEOUT_MS / 1000))
+        at = phase.now()
+        try:
+            run = session.open()
+        except (SessionError, OSError) as e:
+            phase.error(index, "first_paint", "timeout" if "within" in str(e) else "exception", str(e))
+            return False
+        finally:
+            session.timeout = timeout
+        return _ws_checked(phase, index, "first_paint", at, run, phase.expect["national"][("63", "households")])
+
+    def step(action: str, label: str, option: str, expect) -> bool:  # noqa: ANN001
+        if phase.over():
+            return False
+        at = phase.now()
+        try:
+            run = session.choose(label, option)
+            if callable(expect):
+                expect = expect(code_of.get(session.value(province_label)))
+        except (SessionError, OSError, KeyError) as e:
+            phase.error(index, action, "timeout" if "within" in str(e) else "exception", f"{type(e).__name__}: {e}")
+            ok = False
+        else:
+            ok = _ws_checked(phase, index, action, at, run, expect)
+        if not ok:
+            if load():
+                time.sleep(phase.think)
+            return False
+        time.sleep(phase.think)
+        return True
+
+    try:
+        loaded = load()
+        phase.arrive()
+        arrived = True
+        if loaded:
+            time.sleep(phase.think)
+            _loop(phase, index, step, lambda: code_of.get(session.value(province_label)))
+    except Exception as e:  # noqa: BLE001 - a reader that fails is an error of the run, not of the harness
+        phase.error(index, "session", "exception", f"{type(e).__name__}: {e}")
+    finally:
+        if not arrived:
+            phase.arrive()
+        if session is not None:
+            session.close()
+
+
+def _ws_checked(phase: _Phase, index: int, action: str, at: float, run, expect: dict | None) -> bool:  # noqa: ANN001
+    """Record a run's timing, or why it failed: no map or the wrong one (an error; the reader
+    starts again), error elements shown (an error; the timing is kept, as in the browser)."""
+    good = [m for m in run.maps if expect is not None and m.matches(expect)]
+    if not good:
+        found = [{"polygons": m.polygons, "points": m.points} for m in run.maps]
+        phase.error(index, action, "wrong_map", f"expected {expect and {k: expect[k] for k in ('polygons', 'points')}}, "
+                    f"received {found} ({run.status})")
+        return False
+    phase.record(phase.timings, {"reader": index, "action": action, "t": round(at, 2), "seconds": round(run.seconds, 4),
+                                 "map_seconds": round(run.map_seconds, 4), "bytes": run.bytes, "refs": run.refs})
+    for message in run.errors:
+        phase.error(index, action, "streamlit_error", message)
+    return True
+
+
+# The browser's state when a wait failed: was the input sent, did the server answer, what is drawn.
+_DIAGNOSIS_JS = """() => {
+  const V = window.__vnbb, since = V.action || 0;
+  return {now_ms: performance.now(), action_ms: V.action, script_state: V.states.length ? V.states[V.states.length - 1] : null,
+          sent_after_input: V.sent.filter(([t]) => t > since).length,
+          received_after_input: V.ws.filter(([t]) => t > since).length,
+          maps: V.maps().map(w => { const c = V.content(w);
+            return {polygons: c.polygons, points: c.points, groups: c.groups.length, old: c.groups.some(g => g.__vnbbOld)}; }),
+          sidebar: Array.from(document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stSelectbox"]'))
+                        .map(e => e.innerText.replace(/\\n/g, ': ')),
+          radios: Array.from(document.querySelectorAll('[data-testid="stSidebar"] input[type=radio]:checked'))
+                       .map(i => (i.closest('label') || i).innerText)};
+}"""
+
+
+def _browser_reader(phase: _Phase, index: int) -> None:
+    """One reader's session in a headless chromium, in its own thread with its own Playwright driver."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    from app.i18n import tr
-
     t = lambda key: tr(key, LANG)  # noqa: E731
-    nat, prov, names = phase.expect["national"], phase.expect["province"]["63"], phase.expect["names"]["63"]
-    codes = sorted(c for c in prov if prov[c]["polygons"])
-    walk = [codes[(index * 7 + 3 * k) % len(codes)] for k in range(len(codes))]
+    names = phase.expect["names"]["63"]
     pw = sync_playwright().start()
     tab, page_errors, failed, arrived = None, [], None, False
     try:
@@ -263,17 +391,20 @@ def _reader(phase: _Phase, index: int) -> None:
     phase.go.wait()
     time.sleep(index * phase.stagger)
 
-    def error(action: str, kind: str, message: str) -> None:
-        phase.record(phase.errors, {"reader": index, "action": action, "t": round(phase.now(), 2), "kind": kind,
-                                    "message": message[:500]})
+    def diagnosis() -> dict | None:
+        try:
+            return tab.page.evaluate(_DIAGNOSIS_JS)
+        except PlaywrightError:
+            return None
 
     def load() -> bool:
         at = phase.now()
         tab.timeout_ms = max(phase.timeout_ms, _FIRST_PAINT_TIMEOUT_MS)  # N pages booting at once
         try:
-            result = tab.load(nat[("63", "households")])
+            result = tab.load(phase.expect["national"][("63", "households")])
         except PlaywrightError as e:
-            error("first_paint", "timeout" if "Timeout" in str(e) else "exception", str(e))
+            phase.error(index, "first_paint", "timeout" if "Timeout" in str(e) else "exception", str(e),
+                        diagnosis=diagnosis())
             return False
         finally:
             tab.timeout_ms = phase.timeout_ms
@@ -281,77 +412,77 @@ def _reader(phase: _Phase, index: int) -> None:
                                      "seconds": result["seconds"]})
         return True
 
-    def step(action: str, act, expect: dict | None) -> bool:  # noqa: ANN001
-        """One input, timed when ``expect`` says what it draws, then the think time. False when
-        the run is over or the input failed (the page is then reloaded: a new session)."""
+    def province_box():  # noqa: ANN202
+        return tab.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+            has=tab.page.get_by_test_id("stWidgetLabel").get_by_text(t("province.label"), exact=True))
+
+    def shown_province() -> str | None:
+        """The province the province page shows (waits for its list in the sidebar)."""
+        lines = set(province_box().inner_text().splitlines())
+        return next((code for code, name in names.items() if name in lines), None)
+
+    def act(label: str, option: str) -> None:
+        if label == t("view.label"):
+            tab.sidebar_option(option)
+        else:
+            tab.sidebar_select(label, option, type_text=label == t("province.label"))
+
+    def switch(label: str, option: str, expect) -> dict:  # noqa: ANN001
+        """As :meth:`benchmarks.app.Tab.switch`; ``expect`` may be a function of the province the
+        page shows once it has drawn its sidebar (the province page opened on its current one)."""
+        if not callable(expect):
+            return tab.switch(lambda: act(label, option), expect)
+        page = tab.page
+        page.evaluate("() => window.__vnbb.tag()")
+        before = page.evaluate("() => performance.now()")
+        act(label, option)
+        province_box().wait_for(state="visible", timeout=phase.timeout_ms)
+        wanted = expect(shown_province())
+        drawn = float(page.wait_for_function("exp => window.__vnbb && window.__vnbb.drawn(exp)", arg=wanted,
+                                             polling=POLL_MS, timeout=phase.timeout_ms).json_value())
+        start = page.evaluate("() => window.__vnbb.action")
+        if start is None or start < before:
+            raise RuntimeError("the input was not seen by the page")
+        settled = tab.settle(start)
+        return {"seconds": (drawn - start) / 1000, "settled_seconds": (settled - start) / 1000}
+
+    def step(action: str, label: str, option: str, expect) -> bool:  # noqa: ANN001
+        """One input, timed, then the think time. False when the run is over or the input
+        failed (the page is then reloaded: a new session)."""
         if phase.over():
             return False
         at = phase.now()
         seen = len(page_errors)
         try:
-            if expect is None:
-                act()
-                tab.page.wait_for_function("() => window.__vnbb.maps().length > 0", polling=POLL_MS,
-                                           timeout=phase.timeout_ms)
-                tab.settle(0)
-            else:
-                result = tab.switch(act, expect)
-                phase.record(phase.timings, {"reader": index, "action": action, "t": round(at, 2),
-                                             "seconds": result["seconds"],
-                                             "settled_seconds": result["settled_seconds"]})
+            result = switch(label, option, expect)
+            phase.record(phase.timings, {"reader": index, "action": action, "t": round(at, 2),
+                                         "seconds": result["seconds"], "settled_seconds": result["settled_seconds"]})
             shown = tab.page.locator(_ERROR_SELECTOR).count()
         except (PlaywrightError, RuntimeError) as e:
-            error(action, "timeout" if "Timeout" in str(e) else "exception", str(e))
+            phase.error(index, action, "timeout" if "Timeout" in str(e) else "exception", str(e),
+                        diagnosis=diagnosis(), started=round(at, 2))
             if load():
                 time.sleep(phase.think)
             return False
         for message in page_errors[seen:]:
-            error(action, "page_error", message)
+            phase.error(index, action, "page_error", message)
         if shown:
-            error(action, "streamlit_error", tab.page.locator(_ERROR_SELECTOR).first.inner_text())
+            phase.error(index, action, "streamlit_error", tab.page.locator(_ERROR_SELECTOR).first.inner_text())
         time.sleep(phase.think)
         return True
 
-    def shown_province() -> str | None:
-        """The province the province page opened on (the first of its list for a new session)."""
-        box = tab.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
-            has=tab.page.get_by_test_id("stWidgetLabel").get_by_text(t("province.label"), exact=True))
-        lines = set(box.inner_text().splitlines())
-        return next((code for code in codes if names[code] in lines), None)
-
     try:
         if failed:
-            error("session", "exception", failed)
+            phase.error(index, "session", "exception", failed)
             return
         loaded = load()
         phase.arrive()
         arrived = True
-        if not loaded:
-            return
-        time.sleep(phase.think)
-        loop, province = 0, None
-        while not phase.over():
-            if not (step("indicator", lambda: tab.sidebar_select(t("indicator.label"), t("indicator.villages")),
-                         nat[("63", "villages")])
-                    and step("indicator", lambda: tab.sidebar_select(t("indicator.label"),
-                                                                     t("indicator.households")),
-                             nat[("63", "households")])
-                    and step("open_province_page", lambda: tab.sidebar_option(t("view.province")),
-                             prov[province] if province else None)):
-                province = None  # reloaded, or the run is over
-                continue
-            if province is None:
-                province = shown_province()
-            loop += 1
-            chosen = next(c for c in walk[loop % len(walk):] + walk if c != province)
-            if not (step("province", lambda: tab.sidebar_select(t("province.label"), names[chosen], type_text=True),
-                         prov[chosen])
-                    and step("national", lambda: tab.sidebar_option(t("view.national")), nat[("63", "households")])):
-                province = None
-                continue
-            province = chosen
+        if loaded:
+            time.sleep(phase.think)
+            _loop(phase, index, step, shown_province)
     except Exception as e:  # noqa: BLE001 - a reader that fails is an error of the run, not of the harness
-        error("session", "exception", f"{type(e).__name__}: {e}")
+        phase.error(index, "session", "exception", f"{type(e).__name__}: {e}")
     finally:
         if not arrived:
             phase.arrive()  # the others' run window must not wait for this reader
@@ -362,16 +493,20 @@ def _reader(phase: _Phase, index: int) -> None:
             pw.stop()
 
 
+_READERS = {"ws": _ws_reader, "browser": _browser_reader}
+
+
 # -- one N ---------------------------------------------------------------------------------------------
 def _run_phase(users: int, url: str, expect: dict, args: argparse.Namespace,
                sampler: Sampler) -> dict:
     phase = _Phase(users=users, url=url, expect=expect, think=args.think, duration=args.duration,
                    stagger=args.stagger, timeout_ms=int(args.timeout * 1000),
                    ready=threading.Barrier(users + 1))
-    threads = [threading.Thread(target=_reader, args=(phase, i), daemon=True) for i in range(users)]
+    threads = [threading.Thread(target=_READERS[args.client], args=(phase, i), daemon=True) for i in range(users)]
     for thread in threads:
         thread.start()
     phase.ready.wait()  # every driver connected and every tab open before the clock starts
+    load_before = os.getloadavg()[0]
     phase.t0 = time.monotonic()
     start = phase.t0 - sampler.t0
     phase.go.set()
@@ -392,23 +527,35 @@ def _run_phase(users: int, url: str, expect: dict, args: argparse.Namespace,
                                           if r["action"] != "first_paint")
     if before:
         summary["rss_before_mb"] = before[-1]["server_rss_mb"]
+    summary["load_1min_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return {"users": users, "window_s": [round(steady, 2), round(end, 2)], "phase_start_s": round(start, 2),
             "timings": phase.timings, "errors": phase.errors, "summary": summary}
 
 
 def summarise(users: int, timings: list[dict], errors: list[dict], samples: list[dict],
               after: list[dict] | None = None) -> dict:
-    """Per N: inputs, errors, redraw median and 95th percentile, the server's memory (start, end,
-    largest, slope over the run and over its second half) and the mean CPU of each group."""
+    """Per N: inputs, errors (by kind), redraw median and 95th percentile (and, for ws readers, to
+    the map element, and the kB received per input), the server's memory (start, end, largest,
+    slope over the run and over its second half) and the mean CPU of each group."""
     redraws = [r["seconds"] for r in timings if r["action"] != "first_paint"]
     settled = [r["settled_seconds"] for r in timings if "settled_seconds" in r]
+    maps = [r["map_seconds"] for r in timings if "map_seconds" in r and r["action"] != "first_paint"]
+    received = [r["bytes"] / 1000 for r in timings if "bytes" in r and r["action"] != "first_paint"]
     paints = [r["seconds"] for r in timings if r["action"] == "first_paint"]
     out: dict = {"users": users, "inputs": len(redraws), "errors": len(errors), "first_paints": len(paints)}
-    for name, values in (("redraw", redraws), ("settled", settled), ("first_paint", paints)):
+    kinds: dict[str, int] = {}
+    for e in errors:
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    if kinds:
+        out["errors_by_kind"] = kinds
+    for name, values in (("redraw", redraws), ("settled", settled), ("map", maps), ("first_paint", paints)):
         if values:
             out[f"{name}_median_s"] = round(median(values), 3)
             out[f"{name}_p95_s"] = round(percentile(values, 95), 3)
             out[f"{name}_max_s"] = round(max(values), 3)
+    if received:
+        out["received_kb_median"] = round(median(received), 1)
+        out["received_kb_max"] = round(max(received), 1)
     for action in sorted({r["action"] for r in timings} - {"first_paint"}):
         values = [r["seconds"] for r in timings if r["action"] == action]
         out[f"redraw_{action}_median_s"] = round(median(values), 3)
@@ -429,21 +576,28 @@ def summarise(users: int, timings: list[dict], errors: list[dict], samples: list
 
 def _table(summaries: list[dict], info: dict) -> str:
     lines = [f"machine: {info.get('cpu', '?')}, {info.get('cores')} cores, {info.get('ram_gib')} GiB RAM, "
-             f"load {info['load_1_5_15']} (before) {info.get('load_after', '')} (after)",
-             f"{'N':>3} {'act':>3} {'inputs':>6} {'err':>4} {'redraw med':>10} {'p95':>6} {'max':>6} {'paint med':>9} "
-             f"{'p95':>6} {'RSS start':>9} {'end':>6} {'max':>6} {'MB/min':>7} {'2nd half':>8} "
-             f"{'CPU srv':>7} {'chrom':>6} {'drv':>5} {'machine':>7}"]
+             f"load {info['load_1_5_15']} (before) {info.get('load_after', '')} (after); "
+             f"readers: {info.get('client', '?')}",
+             f"{'N':>3} {'act':>3} {'inputs':>6} {'err':>4} {'redraw med':>10} {'p95':>6} {'max':>6} {'map med':>7} "
+             f"{'p95':>6} {'kB med':>6} {'paint med':>9} {'p95':>6} {'RSS start':>9} {'end':>6} {'max':>6} "
+             f"{'MB/min':>7} {'2nd half':>8} {'CPU srv':>7} {'chrom':>6} {'drv':>5} {'harn':>5} {'machine':>7} "
+             f"{'load 1 min':>10}"]
     for s in summaries:
         g = lambda k, f="{:.2f}": f.format(s[k]) if k in s else "-"  # noqa: E731
+        load = s.get("load_1min_before_after")
         lines.append(f"{s['users']:>3} {s.get('readers_active', '-'):>3} {s['inputs']:>6} {s['errors']:>4} "
-                     f"{g('redraw_median_s'):>10} "
-                     f"{g('redraw_p95_s'):>6} {g('redraw_max_s'):>6} {g('first_paint_median_s'):>9} "
+                     f"{g('redraw_median_s'):>10} {g('redraw_p95_s'):>6} {g('redraw_max_s'):>6} "
+                     f"{g('map_median_s'):>7} {g('map_p95_s'):>6} {g('received_kb_median', '{:.0f}'):>6} "
+                     f"{g('first_paint_median_s'):>9} "
                      f"{g('first_paint_p95_s'):>6} {g('rss_start_mb', '{:.0f}'):>9} {g('rss_end_mb', '{:.0f}'):>6} "
                      f"{g('rss_max_mb', '{:.0f}'):>6} {g('rss_slope_mb_per_min', '{:+.1f}'):>7} "
                      f"{g('rss_slope_second_half_mb_per_min', '{:+.1f}'):>8} {g('cpu_server_cores'):>7} "
-                     f"{g('cpu_chromium_cores'):>6} {g('cpu_drivers_cores'):>5} {g('cpu_machine_cores'):>7}")
-    lines.append("act: readers whose page drew; times in s (redraw: input to the new map drawn); RSS of the "
-                 f"server in MB; CPU in cores (mean over the run; the machine has {info.get('cores')})")
+                     f"{g('cpu_chromium_cores'):>6} {g('cpu_drivers_cores'):>5} {g('cpu_harness_cores'):>5} "
+                     f"{g('cpu_machine_cores'):>7} {(f'{load[0]:.1f}->{load[1]:.1f}' if load else '-'):>10}")
+    lines.append("act: readers whose page drew; times in s (redraw: input to the new map drawn, in a browser, or "
+                 "to the run's end with the map received, for ws readers; map: to the map element); kB received "
+                 f"per input; RSS of the server in MB; CPU in cores (mean over the run; the machine has "
+                 f"{info.get('cores')}); harn: this process (the ws readers)")
     return "\n".join(lines)
 
 
@@ -469,6 +623,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             raise argparse.ArgumentTypeError(f"{text}: must not be negative")
         return value
 
+    parser.add_argument("--client", choices=sorted(_READERS), default="ws",
+                        help="ws: sessions speaking Streamlit's websocket protocol, no browser (the server's "
+                        "time; default); browser: one headless chromium per reader (what a reader waits for)")
     parser.add_argument("--users", type=positive_int, nargs="+", default=[1, 10, 30],
                         help="numbers of readers at once, one run each (default 1 10 30)")
     parser.add_argument("--duration", type=positive, default=60.0,
@@ -490,9 +647,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not CHROMIUM.exists():
+    if args.client == "browser" and not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} is missing (./dev chromium installs Debian's chromium)")
-    info = machine()
+    info = {**machine(), "client": args.client}
     runs: list[dict] = []
     warmup: dict | None = None
     with tempfile.TemporaryDirectory(prefix="vnbb-load-") as tmp:
@@ -504,12 +661,12 @@ def main(argv: list[str] | None = None) -> None:
             sampler.start()
             try:
                 if args.warmup:  # the server's caches filled by one reader first: not reported
-                    print(f"warm-up: 1 reader, {args.warmup:g} s ...", flush=True)
+                    print(f"warm-up: 1 reader ({args.client}), {args.warmup:g} s ...", flush=True)
                     quick = argparse.Namespace(**{**vars(args), "duration": args.warmup})
                     warmup = _run_phase(1, url, expect, quick, sampler)
                 for users in args.users:
                     for run in range(args.runs):
-                        print(f"N = {users} (run {run + 1} of {args.runs}) ...", flush=True)
+                        print(f"N = {users} (run {run + 1} of {args.runs}, {args.client}) ...", flush=True)
                         runs.append(_run_phase(users, url, expect, args, sampler))
                         now = {**info, "load_1_5_15": [round(x, 2) for x in os.getloadavg()]}
                         print(_table([runs[-1]["summary"]], now), flush=True)
@@ -522,7 +679,8 @@ def main(argv: list[str] | None = None) -> None:
                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "definitions": __doc__, "summary": summaries, "runs": runs, "warmup": warmup,
                "samples": sampler.samples}
-    out = args.out or RESULTS / f"load-{dt.date.today().isoformat()}.json"
+    suffix = "-ws" if args.client == "ws" else ""
+    out = args.out or RESULTS / f"load-{dt.date.today().isoformat()}{suffix}.json"
     _write(out, payload)
     print(f"written: {out}")
 
