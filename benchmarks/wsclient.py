@@ -157,8 +157,7 @@ class Session:
         self._ws = self._stack.enter_context(connect(
             f"ws://{host}/_stcore/stream", subprotocols=["streamlit"], origin=self.url, max_size=None,
             proxy=None, open_timeout=self.timeout))
-        run = self._run({}, started)
-        return run
+        return self._run({}, started)
 
     def close(self) -> None:
         self._stack.close()
@@ -184,6 +183,10 @@ class Session:
         if option not in w.options:
             raise SessionError(f"{option!r} is not an option of {label!r}: {w.options}")
         return self._run({w.id: option}, time.monotonic())
+
+    def rerun(self) -> Run:
+        """Run the page again with nothing changed (what "Rerun" in the app's menu does)."""
+        return self._run({}, time.monotonic())
 
     def value(self, label: str) -> str | bool | None:
         return self.widget(label).value
