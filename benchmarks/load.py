@@ -364,7 +364,7 @@ _DIAGNOSIS_JS = """() => {
           maps: V.maps().map(w => { const c = V.content(w);
             return {polygons: c.polygons, points: c.points, groups: c.groups.length, old: c.groups.some(g => g.__vnbbOld)}; }),
           sidebar: Array.from(document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stSelectbox"]'))
-                        .map(e => e.innerText.replace(/\\n/g, ': ')),
+                        .map(e => e.innerText + ': ' + ((e.querySelector('input') || {}).value || '')),
           radios: Array.from(document.querySelectorAll('[data-testid="stSidebar"] input[type=radio]:checked'))
                        .map(i => (i.closest('label') || i).innerText)};
 }"""
@@ -417,9 +417,10 @@ def _browser_reader(phase: _Phase, index: int) -> None:
             has=tab.page.get_by_test_id("stWidgetLabel").get_by_text(t("province.label"), exact=True))
 
     def shown_province() -> str | None:
-        """The province the province page shows (waits for its list in the sidebar)."""
-        lines = set(province_box().inner_text().splitlines())
-        return next((code for code, name in names.items() if name in lines), None)
+        """The province the province page shows (waits for its list in the sidebar: a combo box
+        whose text field holds the chosen name)."""
+        shown = province_box().get_by_role("combobox").input_value()
+        return next((code for code, name in names.items() if name == shown), None)
 
     def act(label: str, option: str) -> None:
         if label == t("view.label"):
@@ -437,7 +438,10 @@ def _browser_reader(phase: _Phase, index: int) -> None:
         before = page.evaluate("() => performance.now()")
         act(label, option)
         province_box().wait_for(state="visible", timeout=phase.timeout_ms)
-        wanted = expect(shown_province())
+        code = shown_province()
+        if code is None:
+            raise RuntimeError("the province page shows no province of the store")
+        wanted = expect(code)
         drawn = float(page.wait_for_function("exp => window.__vnbb && window.__vnbb.drawn(exp)", arg=wanted,
                                              polling=POLL_MS, timeout=phase.timeout_ms).json_value())
         start = page.evaluate("() => window.__vnbb.action")
