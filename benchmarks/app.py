@@ -99,16 +99,20 @@ _PAGE_JS = r"""
     window.addEventListener(type, () => { V.action = performance.now(); }, true);
   }
   let app = null, last = null;
-  const note = () => {
-    const s = app && app.getAttribute('data-test-script-state');
-    if (s && s !== last) { last = s; V.states.push([performance.now(), s]); }
+  // Every state the app went through, from the changes' old values: a page busy for longer than a
+  // run (many readers on two cores) sees running -> notRunning in one callback, and reading only
+  // the current value missed the run (benchmarks.load then waited for it until its timeout).
+  const note = records => {
+    const values = (records || []).map(r => r.oldValue).concat([app && app.getAttribute('data-test-script-state')]);
+    for (const s of values) if (s && s !== last) { last = s; V.states.push([performance.now(), s]); }
   };
   const find = new MutationObserver(() => {
     const found = document.querySelector('[data-testid="stApp"]');
     if (found && found !== app) {
       app = found;
       note();
-      new MutationObserver(note).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+      new MutationObserver(note).observe(app, {attributes: true, attributeOldValue: true,
+                                               attributeFilter: ['data-test-script-state']});
     }
   });
   find.observe(document, {subtree: true, childList: true});

@@ -362,7 +362,8 @@ _DIAGNOSIS_JS = """() => {
           sent_after_input: V.sent.filter(([t]) => t > since).length,
           received_after_input: V.ws.filter(([t]) => t > since).length,
           maps: V.maps().map(w => { const c = V.content(w);
-            return {polygons: c.polygons, points: c.points, groups: c.groups.length, old: c.groups.some(g => g.__vnbbOld)}; }),
+            return {polygons: c.polygons, points: c.points, svg: c.svg, fills: c.fills.slice().sort().join(','),
+                    groups: c.groups.length, old: c.groups.some(g => g.__vnbbOld)}; }),
           sidebar: Array.from(document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stSelectbox"]'))
                         .map(e => e.innerText + ': ' + ((e.querySelector('input') || {}).value || '')),
           radios: Array.from(document.querySelectorAll('[data-testid="stSidebar"] input[type=radio]:checked'))
@@ -464,7 +465,7 @@ def _browser_reader(phase: _Phase, index: int) -> None:
             shown = tab.page.locator(_ERROR_SELECTOR).count()
         except (PlaywrightError, RuntimeError) as e:
             phase.error(index, action, "timeout" if "Timeout" in str(e) else "exception", str(e),
-                        diagnosis=diagnosis(), started=round(at, 2))
+                        diagnosis=diagnosis(), started=round(at, 2), expected=None if callable(expect) else expect)
             if load():
                 time.sleep(phase.think)
             return False
