@@ -99,9 +99,8 @@ _PAGE_JS = r"""
     window.addEventListener(type, () => { V.action = performance.now(); }, true);
   }
   let app = null, last = null;
-  // Every state the app went through, from the changes' old values: a page busy for longer than a
-  // run (many readers on two cores) sees running -> notRunning in one callback, and reading only
-  // the current value missed the run (benchmarks.load then waited for it until its timeout).
+  // Every state the app went through, from the changes' old values (a busy page may see
+  // running -> notRunning in one callback).
   const note = records => {
     const values = (records || []).map(r => r.oldValue).concat([app && app.getAttribute('data-test-script-state')]);
     for (const s of values) if (s && s !== last) { last = s; V.states.push([performance.now(), s]); }
@@ -144,11 +143,17 @@ _PAGE_JS = r"""
     }
     return 0;
   };
-  // Time of the end of the run started after `since`, once the app has stayed idle for `quiet` ms.
+  // Time of the end of the run started after `since`, once the app has stayed idle for `quiet` ms:
+  // the app not running and the last message of the run (or its last state change) `quiet` ms
+  // old. The run's messages count as well as its states because a page that receives a whole
+  // run at once (a busy page, or a run whose map the page holds: a few kB) may never show it as
+  // running: React renders only the last state.
   V.settled = ([since, quiet]) => {
-    const after = V.states.filter(([t]) => t > since);
-    if (!after.some(([, s]) => s === 'running') || after[after.length - 1][1] !== 'notRunning') return 0;
-    const end = after[after.length - 1][0];
+    const after = V.states.filter(([t]) => t > since), received = V.ws.filter(([t]) => t > since);
+    const now = V.states.length ? V.states[V.states.length - 1][1] : null;
+    if (now !== 'notRunning' || !(received.length || after.some(([, s]) => s === 'running'))) return 0;
+    const end = Math.max(after.length ? after[after.length - 1][0] : 0,
+                         received.length ? received[received.length - 1][0] : 0);
     return performance.now() - end >= quiet ? end : 0;
   };
   // When the parts of a first paint happened (ms): websocket open (Streamlit's page booted),
