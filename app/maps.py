@@ -335,6 +335,26 @@ class _GeoJsonLayer(MacroElement):
         self.fields, self.aliases = list(fields), list(aliases)
         self.interactive, self.smooth = interactive, smooth
 
+    def render(self, **kwargs: object) -> None:
+        """As branca's, but the script goes into the figure as text: branca wraps a macro's output
+        in an ``Element``, which compiles it as a Jinja template, and for a layer holding up to
+        0.2 MB of GeoJSON that compilation was a fifth of the server's time per run under load
+        (streamlit-folium renders the layer on every run, then uses the macro's output alone)."""
+        script = self._template.module.__dict__["script"](self, kwargs)
+        self.get_root().script.add_child(_Text(script), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class _Text(Element):
+    """Text added to a figure as it is."""
+
+    _template = Template("{{ this.text }}")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
 
 def _group(name: str, layer: _GeoJsonLayer) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name=name)
