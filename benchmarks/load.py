@@ -345,8 +345,8 @@ def _ws_checked(phase: _Phase, index: int, action: str, at: float, run, expect: 
     good = [m for m in run.maps if expect is not None and m.matches(expect)]
     if not good:
         found = [{"polygons": m.polygons, "points": m.points} for m in run.maps]
-        phase.error(index, action, "wrong_map", f"expected {expect and {k: expect[k] for k in ('polygons', 'points')}}, "
-                    f"received {found} ({run.status})")
+        wanted = expect and {k: expect[k] for k in ("polygons", "points")}
+        phase.error(index, action, "wrong_map", f"expected {wanted}, received {found} ({run.status})")
         return False
     phase.record(phase.timings, {"reader": index, "action": action, "t": round(at, 2), "seconds": round(run.seconds, 4),
                                  "map_seconds": round(run.map_seconds, 4), "bytes": run.bytes, "refs": run.refs})
@@ -358,7 +358,8 @@ def _ws_checked(phase: _Phase, index: int, action: str, at: float, run, expect: 
 # The browser's state when a wait failed: was the input sent, did the server answer, what is drawn.
 _DIAGNOSIS_JS = """() => {
   const V = window.__vnbb, since = V.action || 0;
-  return {now_ms: performance.now(), action_ms: V.action, script_state: V.states.length ? V.states[V.states.length - 1] : null,
+  return {now_ms: performance.now(), action_ms: V.action,
+          script_state: V.states.length ? V.states[V.states.length - 1] : null,
           sent_after_input: V.sent.filter(([t]) => t > since).length,
           received_after_input: V.ws.filter(([t]) => t > since).length,
           maps: V.maps().map(w => { const c = V.content(w);
