@@ -37,7 +37,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-from coverage._scanline import Scanlines, disc_rings, fill, rings
+from coverage._scanline import DISC_VERTICES as _DISC_VERTICES, Scanlines, disc_rings, fill, rings
 from coverage.reach import Footprint, SignalRaster
 from geodata.crs import AREA_CRS, DISPLAY_CRS
 from geodata.errors import DataFileError
@@ -165,28 +165,32 @@ class CoverageGeometry:
               footprints: tuple[Footprint, ...] = ()) -> "CoverageGeometry":
         """Site service discs (32-sided polygons drawn in metres, then projected) and footprints in ``crs``."""
         geo = cls(crs)
-        parts: dict[Group, list[_Rings]] = {}
-        mobile = sites[sites["technology"].isin(["4G", "5G"])] if len(sites) else sites
-        if len(mobile):
-            # North to south: the discs come in the order the strips meet them (no reordering later).
-            mobile = mobile.iloc[np.argsort(-mobile["lat"].to_numpy(float), kind="stable")]
-            to_grid = Transformer.from_crs(AREA_CRS, crs, always_xy=True)
-            x, y = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True).transform(
-                mobile["lon"].to_numpy(float), mobile["lat"].to_numpy(float))
-            radius = mobile["radius_m"].to_numpy(float)
-            keys = pd.MultiIndex.from_arrays([mobile["technology"].to_numpy(), mobile["operator"].to_numpy()])
-            codes, groups = pd.factorize(keys, sort=True)
-            for i, group in enumerate(groups):
-                at = codes == i
-                parts.setdefault(tuple(group), []).append(_project(disc_rings(x[at], y[at], radius[at]), to_grid))
         for raster in rasters:
             geo.rasters.setdefault((raster.technology, raster.operator), []).append(raster)
-        if footprints:
-            from_lonlat = None if CRS.from_user_input(crs) == DISPLAY_CRS else \
-                Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
-            for fp in footprints:
-                parts.setdefault((fp.technology, fp.operator), []).append(
-                    _project(rings(fp.shapes.to_numpy()), from_lonlat))
+        from_lonlat = None if CRS.from_user_input(crs) == DISPLAY_CRS else (DISPLAY_CRS, crs)
+        mobile = sites[sites["technology"].isin(["4G", "5G"])] if len(sites) else sites
+        # One thread per core: projecting the discs' vertices is most of the work, and PROJ (like
+        # shapely, reading the footprints' rings) lets go of the GIL.
+        with ThreadPoolExecutor(_workers()) as pool:
+            drawn = [pool.submit(lambda fp=fp: _project(rings(fp.shapes.to_numpy()), from_lonlat))
+                     for fp in footprints]
+            parts: dict[Group, list[_Rings]] = {}
+            if len(mobile):
+                # North to south in each group: the discs come in the order the strips meet them.
+                mobile = mobile.iloc[np.argsort(-mobile["lat"].to_numpy(float), kind="stable")]
+                keys = pd.MultiIndex.from_arrays([mobile["technology"].to_numpy(), mobile["operator"].to_numpy()])
+                codes, groups = pd.factorize(keys, sort=True)
+                order = np.argsort(codes, kind="stable")
+                x, y = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True).transform(
+                    mobile["lon"].to_numpy(float)[order], mobile["lat"].to_numpy(float)[order])
+                discs = _project(disc_rings(x, y, mobile["radius_m"].to_numpy(float)[order]), (AREA_CRS, crs), pool)
+                bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
+                for i, group in enumerate(groups):
+                    at = slice(_DISC_VERTICES * bounds[i], _DISC_VERTICES * bounds[i + 1])
+                    number = discs[2][at] - bounds[i]
+                    parts[tuple(group)] = [(discs[0][at], discs[1][at], number, number)]
+            for fp, job in zip(footprints, drawn):
+                parts.setdefault((fp.technology, fp.operator), []).append(job.result())
         geo.shapes = {group: _concat(p) for group, p in parts.items()}
         return geo
 
@@ -195,20 +199,34 @@ class CoverageGeometry:
         return sorted(set(self.shapes) | set(self.rasters))
 
     def prepare(self, transform: Affine) -> None:
-        """Lay every group's edges on a grid once (before strips are burnt in parallel)."""
-        for group in self.shapes:
-            self._scan(group, transform)
+        """Lay every group's edges on a grid once (before strips are burnt in parallel), the groups
+        on one thread per core (the work is numpy's, which lets go of the GIL)."""
+        groups = sorted(self.shapes, key=lambda g: -len(self.shapes[g][0]))  # the largest first
+        with ThreadPoolExecutor(_workers()) as pool:
+            scans = list(pool.map(lambda g: Scanlines.build(*self.shapes[g], transform), groups))
+        for group, scan in zip(groups, scans):
+            if not any(self._on(base, transform) is not None for base, _ in self._scans.get(group, [])):
+                self._scans.setdefault(group, []).append((transform, scan))
 
     def _scan(self, group: Group, transform: Affine) -> tuple[Scanlines, int, int]:
         """The group's edges on a grid, and the window's row and column offsets on it."""
-        for base, scan in self._scans.get(group, []):  # the same grid, shifted by whole cells
-            col, row = ~base @ (transform.c, transform.f)
-            if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
-                    abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
-                return scan, int(round(row)), int(round(col))
+        for base, scan in self._scans.get(group, []):
+            shift = self._on(base, transform)
+            if shift is not None:
+                return scan, *shift
         scan = Scanlines.build(*self.shapes[group], transform)
         self._scans.setdefault(group, []).append((transform, scan))
         return scan, 0, 0
+
+    @staticmethod
+    def _on(base: Affine, transform: Affine) -> tuple[int, int] | None:
+        """Row and column offsets of ``transform``'s grid on ``base``'s: the same grid shifted by
+        whole cells (``None`` otherwise)."""
+        col, row = ~base @ (transform.c, transform.f)
+        if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
+                abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
+            return int(round(row)), int(round(col))
+        return None
 
     def _runs(self, group: Group, shape: tuple[int, int], transform: Affine) -> tuple[np.ndarray, np.ndarray]:
         """Runs of cells (flat numbers in the window) inside the group's discs and footprints."""
@@ -268,12 +286,25 @@ class CoverageGeometry:
         return words
 
 
-def _project(r: _Rings, transformer: Transformer | None) -> _Rings:
-    """Ring vertices in another CRS (``None``: already in it)."""
-    if transformer is None:
+def _project(r: _Rings, crs: tuple[object, object] | None, pool: ThreadPoolExecutor | None = None) -> _Rings:
+    """Ring vertices from one CRS to another (``crs``: the pair; ``None``: already there), in
+    pieces on ``pool``'s threads when there are many (each point's result is the same either way)."""
+    if crs is None:
         return r
-    x, y = transformer.transform(r[0], r[1])
-    return np.asarray(x, float), np.asarray(y, float), r[2], r[3]
+    pieces = _workers() if pool is not None and len(r[0]) >= 100_000 else 1
+    cut = np.linspace(0, len(r[0]), pieces + 1).astype(int)
+
+    def _piece(i: int) -> tuple[np.ndarray, np.ndarray]:  # a transformer per thread: they are not shared
+        return Transformer.from_crs(*crs, always_xy=True).transform(r[0][cut[i]:cut[i + 1]], r[1][cut[i]:cut[i + 1]])
+
+    done = list(pool.map(_piece, range(pieces))) if pieces > 1 else [_piece(0)]
+    x = np.concatenate([np.asarray(d[0], float) for d in done])
+    y = np.concatenate([np.asarray(d[1], float) for d in done])
+    return x, y, r[2], r[3]
+
+
+def _workers() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
 def _concat(parts: list[_Rings]) -> _Rings:

@@ -299,8 +299,10 @@ def _write_store(out: Path, tables: dict[str, pd.DataFrame], national: dict, man
     out.parent.mkdir(parents=True, exist_ok=True)
     version = Path(tempfile.mkdtemp(prefix=f".{out.name}.v-", dir=out.parent))
     try:
-        for name, table in tables.items():
-            table.to_parquet(version / f"{name}.parquet", index=False)
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow writes let go of the GIL
+            for done in [pool.submit(table.to_parquet, version / f"{name}.parquet", index=False)
+                         for name, table in tables.items()]:
+                done.result()
         (version / "national.json").write_text(json.dumps(national, indent=2, ensure_ascii=False), encoding="utf-8")
         (version / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
                                                encoding="utf-8")
