@@ -225,10 +225,13 @@ def _resolve_units(df: pd.DataFrame, registry: Registry | None, problems: _Probl
             resolved[(name, prov)] = None
             errors[(name, prov)] = str(exc) + ("" if prov else " Add a province column to tell them apart.")
     out = codes.str.zfill(5).where(~named, "")
-    keys = list(zip(codes, province))
-    out[named.to_numpy()] = [resolved[k] or "" for k, n in zip(keys, named) if n]
-    bad = np.array([bool(n) and resolved.get(k) is None for k, n in zip(keys, named)], dtype=bool)
-    problems.flag(bad, df, lambda i, r: f"row {r}, field commune_code: {errors[keys[i]]}")
+    at = np.flatnonzero(named.to_numpy())  # only the rows holding names (often none) are looked up
+    keys = list(zip(codes.iloc[at], province.iloc[at]))
+    out.iloc[at] = [resolved[k] or "" for k in keys]
+    bad = np.zeros(len(df), bool)
+    bad[at] = [resolved[k] is None for k in keys]
+    key_of = dict(zip(at.tolist(), keys))
+    problems.flag(bad, df, lambda i, r: f"row {r}, field commune_code: {errors[key_of[i]]}")
     df["commune_code"] = out
     if "province" in df.columns and registry is not None:
         parents = registry.units("63", "commune").set_index("code")["parent_code"]
