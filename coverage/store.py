@@ -226,7 +226,8 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
             pass
     shapes_of = _Boundaries(folder)
     # The raster step needs no village result: it runs on a thread of its own (its strips on one
-    # thread per core) while this thread does the villages, the sites and the boundary layers.
+    # thread per core) while this thread does the villages, the sites, the boundary layers and
+    # whatever else of the results needs no household figure.
     with ThreadPoolExecutor(1, thread_name_prefix="vnbb-raster") as side:
         placing = side.submit(_placed_population, scenario, shapes_of) if scenario.population is not None else None
         say("village coverage")
@@ -237,6 +238,8 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
         sites = _located_sites(scenario.sites, provinces63, registry)
         for level, scheme in LEVELS:
             shapes_of(scheme, level)
+        village_points = gpd.points_from_xy(cov.table["lon"], cov.table["lat"])
+        layer_sources = _layer_sources(scenario, cov)
         located = factors = None
         if placing is not None:
             say("placing households with the population raster")
@@ -251,8 +254,7 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
     village_tab["commune_34"] = village_pieces["commune_34"].to_numpy()
     village_tab["province_63"] = village_pieces["province_63"].to_numpy()
     village_tab["province_34"] = village_pieces["province_34"].to_numpy()
-    villages = gpd.GeoDataFrame(village_tab, geometry=gpd.points_from_xy(village_tab["lon"], village_tab["lat"]),
-                                crs=4326)
+    villages = gpd.GeoDataFrame(village_tab, geometry=village_points, crs=4326)
     manifest = {
         "store_version": STORE_VERSION, "key": key,
         "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -273,7 +275,7 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
                         "transform": list(scenario.population.transform)[:6],
                         "shape": list(scenario.population.shape)}
                        if scenario.population is not None else None),
-        "layer_sources": _layer_sources(scenario, cov),
+        "layer_sources": layer_sources,
         "layers": cov.layers, "mobile_operators": cov.mobile_operators, "fixed_operators": cov.fixed_operators,
         "provenance": sorted({s.get("provenance", "unknown") for s in scenario.meta.get("sources", [])}),
         "boundaries": {name: str(t["boundary_source"].dropna().iloc[0]) if t["boundary_source"].notna().any()
