@@ -281,7 +281,7 @@ class CoverageGeometry:
             if at:
                 # Partial sums are sums of distinct powers of two below 2**52: exact in float64.
                 steps = np.bincount(np.concatenate(at), weights=np.concatenate(step), minlength=len(cells) + 1)
-                word |= np.cumsum(steps[:-1]).astype(np.int64)
+                word |= np.cumsum(steps[:-1], dtype=np.int64)  # whole numbers: the same in int64
             words.append(word)
         return words
 
