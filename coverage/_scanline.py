@@ -28,6 +28,7 @@ from affine import Affine
 _STEP = 2.0 * math.pi / 32
 _COS = np.array([0.0 if i in (8, 24) else math.cos(-i * _STEP) for i in range(32)] + [1.0])
 _SIN = np.array([0.0 if i in (0, 16) else math.sin(-i * _STEP) for i in range(32)] + [0.0])
+DISC_VERTICES = len(_COS)  # per disc ring, closed
 
 
 def rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -44,7 +45,7 @@ def disc_rings(x: np.ndarray, y: np.ndarray, radius: np.ndarray) -> tuple[np.nda
     """The rings of ``shapely.buffer(points(x, y), radius, quad_segs=8)`` without making the shapes
     (closed, 33 vertices each; ring and polygon numbers are the disc's)."""
     x, y, radius = (np.asarray(a, float)[:, None] for a in (x, y, radius))
-    number = np.repeat(np.arange(len(x)), 33)
+    number = np.repeat(np.arange(len(x)), DISC_VERTICES)
     return (x + radius * _COS).ravel(), (y + radius * _SIN).ravel(), number, number
 
 

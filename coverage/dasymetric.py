@@ -33,18 +33,32 @@ import rasterio
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.enums import MaskFlags, Resampling
+from rasterio.errors import RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-from coverage._scanline import Scanlines, disc_rings, fill, rings
+from coverage._scanline import DISC_VERTICES as _DISC_VERTICES, Scanlines, disc_rings, fill, rings
 from coverage.reach import Footprint, SignalRaster
 from geodata.crs import AREA_CRS, DISPLAY_CRS
+from geodata.errors import DataFileError
 
 Group = tuple[str, str]  # (technology, operator): 4G, 5G or fixed
-Mapper = Callable[[Callable[[Window], "pd.DataFrame | None"], list[Window]], Iterable["pd.DataFrame | None"]]
+Mapper = Callable[[Callable[[Window], "StripSums"], list[Window]], Iterable["StripSums"]]
 _Rings = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # vertices x, y, ring and polygon numbers
 _ROWS_PER_STRIP = 512
 _GROUPS_PER_WORD = 52  # group bits per int64 word, so that sums of them stay exact in float64
+_SHOWN = 200  # bad cells listed in an error (every one is counted)
+
+
+@dataclass(frozen=True)
+class CellCheck:
+    """What the check of one window's cells found: its population and the cells holding no valid
+    number (how many, and the first ones as grid row, column and value)."""
+
+    row: int
+    total: float
+    invalid: int = 0
+    shown: tuple[tuple[int, int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class PopulationGrid:
     file: str
     provenance: str
     as_of: str
+    given: Path | None = None  # the path as the scenario gave it, which errors quote (default: ``path``)
 
     def strips(self, rows: int = _ROWS_PER_STRIP, window: Window | None = None) -> Iterator[Window]:
         """Windows of ``rows`` full-width rows covering ``window`` (default: the whole grid)."""
@@ -72,21 +87,54 @@ class PopulationGrid:
         values[~np.isfinite(values)] = 0.0
         return values
 
-    def populated(self, ds: rasterio.DatasetReader, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    def cells(self, ds: rasterio.DatasetReader, window: Window) -> tuple[np.ndarray, np.ndarray, CellCheck]:
         """The cells of a window holding people (valid, finite and above 0): their flat numbers
-        (sorted) and values as float64, without making a float64 copy of the whole window."""
+        (sorted) and values (in the raster's type), without a float64 copy of the window; and the
+        check of the window's cells (a valid cell must hold a finite number, 0 or more), made on
+        the same read so that the grid is never read twice."""
         values = ds.read(1, window=window)
         ok = values > 0  # NaN and -inf fail too
         if np.issubdtype(values.dtype, np.floating):
             ok &= values < np.inf
+        bad = ~ok
+        bad &= values != 0  # negative, NaN or infinite: a problem unless the cell is nodata or masked
         flags = ds.mask_flag_enums[0]
         if MaskFlags.nodata in flags and self.nodata is not None:
-            if self.nodata > 0:  # a nodata at or below 0 (or NaN) is already left out
+            if self.nodata > 0:  # a nodata at or below 0 (or NaN) is already left out of ``ok``
                 ok &= values != self.nodata
+                if self.nodata == np.inf:
+                    bad &= values != np.inf
+            elif np.isnan(self.nodata):
+                bad &= ~np.isnan(values)
+            elif self.nodata < 0:
+                bad &= values != self.nodata
         elif MaskFlags.all_valid not in flags:  # a mask band or alpha: read it
-            ok &= ds.read_masks(1, window=window) > 0
+            valid = ds.read_masks(1, window=window) > 0
+            ok &= valid
+            bad &= valid
         cells = np.flatnonzero(ok)
-        return cells, values.ravel()[cells].astype("float64")
+        weight = values[ok]  # in the raster's own type: float64 sums of it are the same either way
+        r0, c0 = int(window.row_off), int(window.col_off)
+        found = CellCheck(r0, float(weight.sum(dtype=np.float64)))
+        if bad.any():
+            rows, cols = np.nonzero(bad)
+            found = CellCheck(r0, found.total, len(rows), tuple(
+                (int(r) + r0, int(c) + c0, float(values[r, c])) for r, c in zip(rows[:_SHOWN], cols[:_SHOWN])))
+        return cells, weight, found
+
+    def check(self, found: Iterable[CellCheck]) -> None:
+        """Raise the file's problems when the checks of its windows found any, or when it holds no
+        population."""
+        path = self.given or self.path
+        found = sorted(found, key=lambda f: f.row)
+        invalid = sum(f.invalid for f in found)
+        if invalid:
+            shown = [f"cell at row {r}, column {c}: {v!r} is not a non-negative number"
+                     for f in found for r, c, v in f.shown][:_SHOWN]
+            listed = f"; the first {len(shown)} are listed" if invalid > len(shown) else ""
+            raise DataFileError(path, f"has {invalid:,} problem(s){listed}.", shown)
+        if sum(f.total for f in found) <= 0:
+            raise DataFileError(path, "holds no population (every cell is 0 or nodata).")
 
     def window_of(self, lonlat_bounds: tuple[float, float, float, float]) -> Window:
         """The grid window covering a lon/lat box (clipped to the grid)."""
@@ -117,28 +165,32 @@ class CoverageGeometry:
               footprints: tuple[Footprint, ...] = ()) -> "CoverageGeometry":
         """Site service discs (32-sided polygons drawn in metres, then projected) and footprints in ``crs``."""
         geo = cls(crs)
-        parts: dict[Group, list[_Rings]] = {}
-        mobile = sites[sites["technology"].isin(["4G", "5G"])] if len(sites) else sites
-        if len(mobile):
-            # North to south: the discs come in the order the strips meet them (no reordering later).
-            mobile = mobile.iloc[np.argsort(-mobile["lat"].to_numpy(float), kind="stable")]
-            to_grid = Transformer.from_crs(AREA_CRS, crs, always_xy=True)
-            x, y = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True).transform(
-                mobile["lon"].to_numpy(float), mobile["lat"].to_numpy(float))
-            radius = mobile["radius_m"].to_numpy(float)
-            keys = pd.MultiIndex.from_arrays([mobile["technology"].to_numpy(), mobile["operator"].to_numpy()])
-            codes, groups = pd.factorize(keys, sort=True)
-            for i, group in enumerate(groups):
-                at = codes == i
-                parts.setdefault(tuple(group), []).append(_project(disc_rings(x[at], y[at], radius[at]), to_grid))
         for raster in rasters:
             geo.rasters.setdefault((raster.technology, raster.operator), []).append(raster)
-        if footprints:
-            from_lonlat = None if CRS.from_user_input(crs) == DISPLAY_CRS else \
-                Transformer.from_crs(DISPLAY_CRS, crs, always_xy=True)
-            for fp in footprints:
-                parts.setdefault((fp.technology, fp.operator), []).append(
-                    _project(rings(fp.shapes.to_numpy()), from_lonlat))
+        from_lonlat = None if CRS.from_user_input(crs) == DISPLAY_CRS else (DISPLAY_CRS, crs)
+        mobile = sites[sites["technology"].isin(["4G", "5G"])] if len(sites) else sites
+        # One thread per core: projecting the discs' vertices is most of the work, and PROJ (like
+        # shapely, reading the footprints' rings) lets go of the GIL.
+        with ThreadPoolExecutor(_workers()) as pool:
+            drawn = [pool.submit(lambda fp=fp: _project(rings(fp.shapes.to_numpy()), from_lonlat))
+                     for fp in footprints]
+            parts: dict[Group, list[_Rings]] = {}
+            if len(mobile):
+                # North to south in each group: the discs come in the order the strips meet them.
+                mobile = mobile.iloc[np.argsort(-mobile["lat"].to_numpy(float), kind="stable")]
+                keys = pd.MultiIndex.from_arrays([mobile["technology"].to_numpy(), mobile["operator"].to_numpy()])
+                codes, groups = pd.factorize(keys, sort=True)
+                order = np.argsort(codes, kind="stable")
+                x, y = Transformer.from_crs(DISPLAY_CRS, AREA_CRS, always_xy=True).transform(
+                    mobile["lon"].to_numpy(float)[order], mobile["lat"].to_numpy(float)[order])
+                discs = _project(disc_rings(x, y, mobile["radius_m"].to_numpy(float)[order]), (AREA_CRS, crs), pool)
+                bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
+                for i, group in enumerate(groups):
+                    at = slice(_DISC_VERTICES * bounds[i], _DISC_VERTICES * bounds[i + 1])
+                    number = discs[2][at] - bounds[i]
+                    parts[tuple(group)] = [(discs[0][at], discs[1][at], number, number)]
+            for fp, job in zip(footprints, drawn):
+                parts.setdefault((fp.technology, fp.operator), []).append(job.result())
         geo.shapes = {group: _concat(p) for group, p in parts.items()}
         return geo
 
@@ -147,20 +199,34 @@ class CoverageGeometry:
         return sorted(set(self.shapes) | set(self.rasters))
 
     def prepare(self, transform: Affine) -> None:
-        """Lay every group's edges on a grid once (before strips are burnt in parallel)."""
-        for group in self.shapes:
-            self._scan(group, transform)
+        """Lay every group's edges on a grid once (before strips are burnt in parallel), the groups
+        on one thread per core (the work is numpy's, which lets go of the GIL)."""
+        groups = sorted(self.shapes, key=lambda g: -len(self.shapes[g][0]))  # the largest first
+        with ThreadPoolExecutor(_workers()) as pool:
+            scans = list(pool.map(lambda g: Scanlines.build(*self.shapes[g], transform), groups))
+        for group, scan in zip(groups, scans):
+            if not any(self._on(base, transform) is not None for base, _ in self._scans.get(group, [])):
+                self._scans.setdefault(group, []).append((transform, scan))
 
     def _scan(self, group: Group, transform: Affine) -> tuple[Scanlines, int, int]:
         """The group's edges on a grid, and the window's row and column offsets on it."""
-        for base, scan in self._scans.get(group, []):  # the same grid, shifted by whole cells
-            col, row = ~base @ (transform.c, transform.f)
-            if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
-                    abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
-                return scan, int(round(row)), int(round(col))
+        for base, scan in self._scans.get(group, []):
+            shift = self._on(base, transform)
+            if shift is not None:
+                return scan, *shift
         scan = Scanlines.build(*self.shapes[group], transform)
         self._scans.setdefault(group, []).append((transform, scan))
         return scan, 0, 0
+
+    @staticmethod
+    def _on(base: Affine, transform: Affine) -> tuple[int, int] | None:
+        """Row and column offsets of ``transform``'s grid on ``base``'s: the same grid shifted by
+        whole cells (``None`` otherwise)."""
+        col, row = ~base @ (transform.c, transform.f)
+        if (base.a, base.b, base.d, base.e) == (transform.a, transform.b, transform.d, transform.e) and \
+                abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:
+            return int(round(row)), int(round(col))
+        return None
 
     def _runs(self, group: Group, shape: tuple[int, int], transform: Affine) -> tuple[np.ndarray, np.ndarray]:
         """Runs of cells (flat numbers in the window) inside the group's discs and footprints."""
@@ -215,17 +281,30 @@ class CoverageGeometry:
             if at:
                 # Partial sums are sums of distinct powers of two below 2**52: exact in float64.
                 steps = np.bincount(np.concatenate(at), weights=np.concatenate(step), minlength=len(cells) + 1)
-                word |= np.cumsum(steps[:-1]).astype(np.int64)
+                word |= np.cumsum(steps[:-1], dtype=np.int64)  # whole numbers: the same in int64
             words.append(word)
         return words
 
 
-def _project(r: _Rings, transformer: Transformer | None) -> _Rings:
-    """Ring vertices in another CRS (``None``: already in it)."""
-    if transformer is None:
+def _project(r: _Rings, crs: tuple[object, object] | None, pool: ThreadPoolExecutor | None = None) -> _Rings:
+    """Ring vertices from one CRS to another (``crs``: the pair; ``None``: already there), in
+    pieces on ``pool``'s threads when there are many (each point's result is the same either way)."""
+    if crs is None:
         return r
-    x, y = transformer.transform(r[0], r[1])
-    return np.asarray(x, float), np.asarray(y, float), r[2], r[3]
+    pieces = _workers() if pool is not None and len(r[0]) >= 100_000 else 1
+    cut = np.linspace(0, len(r[0]), pieces + 1).astype(int)
+
+    def _piece(i: int) -> tuple[np.ndarray, np.ndarray]:  # a transformer per thread: they are not shared
+        return Transformer.from_crs(*crs, always_xy=True).transform(r[0][cut[i]:cut[i + 1]], r[1][cut[i]:cut[i + 1]])
+
+    done = list(pool.map(_piece, range(pieces))) if pieces > 1 else [_piece(0)]
+    x = np.concatenate([np.asarray(d[0], float) for d in done])
+    y = np.concatenate([np.asarray(d[1], float) for d in done])
+    return x, y, r[2], r[3]
+
+
+def _workers() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
 def _concat(parts: list[_Rings]) -> _Rings:
@@ -272,8 +351,18 @@ def _labels(polys: gpd.GeoDataFrame, grid: PopulationGrid) -> Scanlines:
 
 
 @dataclass(frozen=True)
-class _StripSums:
-    """What one strip of the grid adds up to: population per (commune pair key, group bits).
+class StripSums:
+    """What one strip adds up to: population per (commune pair key, group bits) (``None``: no
+    populated cell in a commune), and the check of the strip's cells."""
+
+    table: pd.DataFrame | None
+    check: CellCheck
+
+
+@dataclass(frozen=True)
+class _StripTask:
+    """The work on one strip of the grid: read it once, check its cells, and reduce it to
+    population per (commune pair key, group bits).
 
     Strips are independent and their tables add: this is the unit of work handed to a thread
     here, and what a Dask task would run (see the README)."""
@@ -285,74 +374,110 @@ class _StripSums:
     geometry: CoverageGeometry
     packed: int | None
 
-    def __call__(self, win: Window) -> pd.DataFrame | None:
+    def __call__(self, win: Window) -> StripSums:
         with rasterio.open(self.grid.path) as ds:
-            cells, weight = self.grid.populated(ds, win)
+            cells, weight, found = self.grid.cells(ds, win)
             transform = ds.window_transform(win)
         if not len(cells):
-            return None
+            return StripSums(None, found)
         place = (int(win.row_off), int(win.row_off + win.height), int(win.col_off), int(win.width))
         lab63 = self.labels63.labels(*place, cells)
         inside = lab63 > 0
         if not inside.any():
-            return None
+            return StripSums(None, found)
         cells, weight, lab63 = cells[inside], weight[inside], lab63[inside]
         key = lab63.astype(np.int64) * self.n34 + self.labels34.labels(*place, cells)
         bits = self.geometry.bits(cells, (int(win.height), int(win.width)), transform)
-        return _tally(key, bits, weight, self.packed)
+        return StripSums(_tally(key, bits, weight, self.packed), found)
+
+
+@dataclass(frozen=True)
+class ZonalTable:
+    """Population over a grid per (commune pair, set of covering groups), before any layer is
+    chosen: the strips' tables added. Each layer's sums are read off it (:meth:`sums`), so the
+    raster step need not wait for the list of layers."""
+
+    table: pd.DataFrame  # key (commune pair), w0, w1, ... (group bits), S
+    groups: list[Group]
+    geometry: CoverageGeometry
+    codes63: np.ndarray
+    codes34: np.ndarray
+
+    def sums(self, layers: list[str]) -> pd.DataFrame:
+        """Population per (commune_63, commune_34) pair, total (``S``) and in cells covered by each
+        layer's geometry (``M__<layer>``)."""
+        table, groups = self.table, self.groups
+        if not len(table):
+            return pd.DataFrame(columns=["commune_63", "commune_34", "S", *(f"M__{k}" for k in layers)])
+        pairs, at = np.unique(table["key"].to_numpy(), return_inverse=True)
+        weight = table["S"].to_numpy()
+        cols = {"S": np.bincount(at, weights=weight, minlength=len(pairs))}
+        for layer in layers:
+            wanted = {groups.index(g) for g in layer_groups(layer, self.geometry)}
+            covered = np.zeros(len(table), bool)
+            for w in range(0, len(groups), _GROUPS_PER_WORD):
+                bits = sum(1 << (i - w) for i in wanted if w <= i < w + _GROUPS_PER_WORD)
+                if bits:
+                    covered |= (table[f"w{w // _GROUPS_PER_WORD}"].to_numpy() & bits) != 0
+            cols[f"M__{layer}"] = np.bincount(at, weights=weight * covered, minlength=len(pairs))
+        sums = pd.DataFrame(cols)
+        n34 = len(self.codes34) + 1
+        i63, i34 = np.divmod(pairs, n34)
+        sums.insert(0, "commune_63", self.codes63[i63 - 1])
+        sums.insert(1, "commune_34", np.where(i34 > 0, self.codes34[np.maximum(i34 - 1, 0)], None))
+        return sums
+
+
+def zonal_table(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: gpd.GeoDataFrame,
+                geometry: CoverageGeometry, rows: int = _ROWS_PER_STRIP, workers: int | None = None,
+                mapper: Mapper | None = None) -> ZonalTable:
+    """The grid's population per (commune pair, set of covering groups), summed strip by strip: on
+    ``workers`` threads (default one per core), or by ``mapper(task, windows)``, which runs the
+    task on every window anywhere (on Dask: ``dask.compute(*(dask.delayed(task)(w) for w in
+    windows))``) and returns what the task returned.
+
+    Each strip is read once: its cells are checked as they are summed (a cell that is not nodata
+    must hold a finite number, 0 or more), and a grid failing the check raises
+    :class:`DataFileError` naming its cells. Each strip is reduced to population per (commune
+    pair, set of covering groups): one pass over the populated cells whatever the number of
+    layers."""
+    c63, c34 = communes63.reset_index(drop=True), communes34.reset_index(drop=True)
+    n34 = len(c34) + 1
+    groups = geometry.groups
+    packed = 0 < len(groups) <= _GROUPS_PER_WORD and (len(c63) * n34 + n34).bit_length() + len(groups) <= 62
+    geometry.prepare(grid.transform)
+    task = _StripTask(grid, _labels(c63, grid), _labels(c34, grid), n34, geometry, len(groups) if packed else None)
+    windows = list(grid.strips(rows))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(windows)))
+    try:
+        if mapper is not None:
+            done = list(mapper(task, windows))
+        elif workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = list(pool.map(task, windows))
+        else:
+            done = [task(w) for w in windows]
+    except RasterioIOError as exc:
+        raise DataFileError(grid.given or grid.path, f"cannot be read as a GeoTIFF ({exc}).") from exc
+    grid.check(d.check for d in done)
+    done.sort(key=lambda d: d.check.row)  # the same sums, in the same order, however the strips ran
+    parts = [d.table for d in done if d.table is not None]
+    empty = pd.DataFrame({"key": np.zeros(0, np.int64), "S": np.zeros(0)})
+    table = pd.concat(parts, ignore_index=True) if parts else empty
+    table = table.groupby([c for c in table.columns if c != "S"], sort=False)["S"].sum().reset_index()
+    if "code" in table:  # packed: key and group bits in one integer
+        code = table.pop("code").to_numpy()
+        table.insert(0, "key", code >> len(groups))
+        table.insert(1, "w0", code & ((1 << len(groups)) - 1))
+    return ZonalTable(table, groups, geometry, c63["code"].to_numpy(), c34["code"].to_numpy())
 
 
 def zonal_sums(grid: PopulationGrid, communes63: gpd.GeoDataFrame, communes34: gpd.GeoDataFrame,
                geometry: CoverageGeometry, layers: list[str], rows: int = _ROWS_PER_STRIP,
                workers: int | None = None, mapper: Mapper | None = None) -> pd.DataFrame:
     """Population per (commune_63, commune_34) pair, total (``S``) and in cells covered by each
-    layer's geometry (``M__<layer>``), summed strip by strip: on ``workers`` threads (default one
-    per core), or by ``mapper(task, windows)``, which runs the task on every window anywhere (on
-    Dask: ``dask.compute(*(dask.delayed(task)(w) for w in windows))``) and returns the tables.
-
-    Each strip is reduced to population per (commune pair, set of covering groups): one pass
-    over the populated cells whatever the number of layers, each layer's sum then taken from
-    that small table."""
-    c63, c34 = communes63.reset_index(drop=True), communes34.reset_index(drop=True)
-    n34 = len(c34) + 1
-    groups = geometry.groups
-    packed = 0 < len(groups) <= _GROUPS_PER_WORD and (len(c63) * n34 + n34).bit_length() + len(groups) <= 62
-    geometry.prepare(grid.transform)
-    strip = _StripSums(grid, _labels(c63, grid), _labels(c34, grid), n34, geometry,
-                       len(groups) if packed else None)
-    windows = list(grid.strips(rows))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(windows)))
-    if mapper is not None:
-        parts = [p for p in mapper(strip, windows) if p is not None]
-    elif workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = [p for p in pool.map(strip, windows) if p is not None]
-    else:
-        parts = [p for p in map(strip, windows) if p is not None]
-    if not parts:
-        return pd.DataFrame(columns=["commune_63", "commune_34", "S", *(f"M__{k}" for k in layers)])
-    table = pd.concat(parts, ignore_index=True)
-    table = table.groupby([c for c in table.columns if c != "S"], sort=False)["S"].sum().reset_index()
-    if "code" in table:  # packed: key and group bits in one integer
-        code = table.pop("code").to_numpy()
-        table.insert(0, "key", code >> len(groups))
-        table.insert(1, "w0", code & ((1 << len(groups)) - 1))
-    pairs, at = np.unique(table["key"].to_numpy(), return_inverse=True)
-    weight = table["S"].to_numpy()
-    cols = {"S": np.bincount(at, weights=weight, minlength=len(pairs))}
-    for layer in layers:
-        wanted = {groups.index(g) for g in layer_groups(layer, geometry)}
-        covered = np.zeros(len(table), bool)
-        for w in range(0, len(groups), _GROUPS_PER_WORD):
-            bits = sum(1 << (i - w) for i in wanted if w <= i < w + _GROUPS_PER_WORD)
-            if bits:
-                covered |= (table[f"w{w // _GROUPS_PER_WORD}"].to_numpy() & bits) != 0
-        cols[f"M__{layer}"] = np.bincount(at, weights=weight * covered, minlength=len(pairs))
-    sums = pd.DataFrame(cols)
-    i63, i34 = np.divmod(pairs, n34)
-    sums.insert(0, "commune_63", c63["code"].to_numpy()[i63 - 1])
-    sums.insert(1, "commune_34", np.where(i34 > 0, c34["code"].to_numpy()[np.maximum(i34 - 1, 0)], None))
-    return sums
+    layer's geometry (``M__<layer>``): :func:`zonal_table`'s sums of ``layers``."""
+    return zonal_table(grid, communes63, communes34, geometry, rows, workers, mapper).sums(layers)
 
 
 def _tally(key: np.ndarray, words: list[np.ndarray], weight: np.ndarray, packed: int | None) -> pd.DataFrame:
@@ -361,7 +486,7 @@ def _tally(key: np.ndarray, words: list[np.ndarray], weight: np.ndarray, packed:
     if packed is not None:
         codes, uniques = pd.factorize((key << packed) | words[0])
         return pd.DataFrame({"code": uniques, "S": np.bincount(codes, weights=weight, minlength=len(uniques))})
-    frame = pd.DataFrame({"key": key, **{f"w{i}": w for i, w in enumerate(words)}, "S": weight})
+    frame = pd.DataFrame({"key": key, **{f"w{i}": w for i, w in enumerate(words)}, "S": weight.astype(np.float64)})
     return frame.groupby([c for c in frame.columns if c != "S"], sort=False)["S"].sum().reset_index()
 
 

@@ -11,6 +11,7 @@ import hashlib
 import re
 import tomllib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -162,10 +163,13 @@ def _codes_known(df: pd.DataFrame, col: str, known: set[str], what: str, problem
 
 
 def _duplicates(df: pd.DataFrame, col: str, problems: _Problems) -> None:
+    repeat = df[col].duplicated(keep="first") & (df[col] != "")
+    if not repeat.any():
+        return
     first = {v: r for r, v in zip(reversed(df.index), reversed(df[col].tolist()))}
-    problems.flag(df[col].duplicated(keep="first") & (df[col] != ""), df,
-                  lambda i, r: f"row {r}, field {col}: {df[col].iloc[i]!r} repeats row {first[df[col].iloc[i]]}; "
-                               "ids must be unique: renumber or remove the repeat")
+    problems.flag(repeat, df, lambda i, r: f"row {r}, field {col}: {df[col].iloc[i]!r} repeats row "
+                                           f"{first[df[col].iloc[i]]}; ids must be unique: renumber or remove "
+                                           "the repeat")
 
 
 def _coords(df: pd.DataFrame, problems: _Problems) -> None:
@@ -221,10 +225,13 @@ def _resolve_units(df: pd.DataFrame, registry: Registry | None, problems: _Probl
             resolved[(name, prov)] = None
             errors[(name, prov)] = str(exc) + ("" if prov else " Add a province column to tell them apart.")
     out = codes.str.zfill(5).where(~named, "")
-    keys = list(zip(codes, province))
-    out[named.to_numpy()] = [resolved[k] or "" for k, n in zip(keys, named) if n]
-    bad = np.array([bool(n) and resolved.get(k) is None for k, n in zip(keys, named)], dtype=bool)
-    problems.flag(bad, df, lambda i, r: f"row {r}, field commune_code: {errors[keys[i]]}")
+    at = np.flatnonzero(named.to_numpy())  # only the rows holding names (often none) are looked up
+    keys = list(zip(codes.iloc[at], province.iloc[at]))
+    out.iloc[at] = [resolved[k] or "" for k in keys]
+    bad = np.zeros(len(df), bool)
+    bad[at] = [resolved[k] is None for k in keys]
+    key_of = dict(zip(at.tolist(), keys))
+    problems.flag(bad, df, lambda i, r: f"row {r}, field commune_code: {errors[key_of[i]]}")
     df["commune_code"] = out
     if "province" in df.columns and registry is not None:
         parents = registry.units("63", "commune").set_index("code")["parent_code"]
@@ -472,10 +479,12 @@ def load_coverage_inputs(folder: Path, entries: list[dict], registry: Registry |
     return tuple(rasters), tuple(footprints)
 
 
-def load_population(folder: Path, entry: dict) -> PopulationGrid:
+def load_population(folder: Path, entry: dict, check: bool = True) -> PopulationGrid:
     """The [population] table: a GeoTIFF of people (or households) per cell, any non-negative scale.
 
-    Checked strip by strip (a national grid is never read whole); the grid stays on disk.
+    Checked strip by strip (a national grid is never read whole); the grid stays on disk. With
+    ``check`` off only its header is read: the caller reads every cell later and checks them on
+    that read (:func:`coverage.dasymetric.zonal_table` does), so the grid is read once, not twice.
     """
     _check(folder / "scenario.toml", _entry_problems(entry, "[population]", {"provenance": (), "as_of": ()}))
     path = folder / entry["file"]
@@ -485,27 +494,27 @@ def load_population(folder: Path, entry: dict) -> PopulationGrid:
         with rasterio.open(path) as ds:
             _check_georeference(ds, path)
             grid = PopulationGrid(path.resolve(), ds.transform, ds.crs, (ds.height, ds.width), ds.nodata,
-                                  file=entry["file"], provenance=entry["provenance"], as_of=str(entry["as_of"]))
-            problems: list[str] = []
-            total = 0.0
-            for win in grid.strips():
-                values = ds.read(1, window=win, masked=True).astype("float64")
-                data = values.filled(0.0)
-                rows, cols = np.nonzero(~np.isfinite(data) | (data < 0))
-                problems += [f"cell at row {r + int(win.row_off)}, column {c}: {data[r, c]!r} is not a "
-                             "non-negative number" for r, c in zip(rows[:_MAX_PROBLEMS], cols[:_MAX_PROBLEMS])]
-                total += float(data[np.isfinite(data) & (data > 0)].sum())
+                                  file=entry["file"], provenance=entry["provenance"], as_of=str(entry["as_of"]),
+                                  given=path)
+            if check:
+                grid.check(grid.cells(ds, win)[2] for win in grid.strips())
     except rasterio.errors.RasterioIOError as exc:
         raise DataFileError(path, f"cannot be read as a GeoTIFF ({exc}).") from exc
-    _check(path, problems)
-    if total <= 0:
-        raise DataFileError(path, "holds no population (every cell is 0 or nodata).")
     return grid
 
 
-def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
-    """Read and validate every file of a scenario folder."""
+def load_scenario(folder: Path | str, registry: Registry | Callable[[], Registry], *,
+                  check_population: bool = True) -> Scenario:
+    """Read and validate every file of a scenario folder.
+
+    ``registry`` may be a function giving it (e.g. a future's ``result``), so that it can be
+    built while the files that need none are read. Those (sites, coverage inputs, population,
+    hashes) are read on a second thread while this one reads the tables that need the registry;
+    the first problem found is raised in the same order as reading them one after the other
+    would. ``check_population`` off leaves the population raster's cells to be checked by
+    whoever reads them next (the build's raster step does, on its one read of the grid)."""
     folder = Path(folder)
+    units = registry if callable(registry) else lambda: registry
     meta_path = folder / "scenario.toml"
     if not meta_path.is_file():
         raise DataFileError(meta_path, "does not exist: a scenario folder needs a scenario.toml.")
@@ -513,18 +522,35 @@ def load_scenario(folder: Path | str, registry: Registry) -> Scenario:
         meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DataFileError(meta_path, f"cannot be read as TOML ({exc}).") from exc
-    households = load_households(_find_input(folder, "households"), registry)
-    villages = load_villages(_find_input(folder, "villages"), households, registry)
-    sites = load_sites(_find_input(folder, "sites"))
-    fixed = load_fixed(_find_input(folder, "fixed"), villages)
-    targets_path = folder / "targets.toml"
-    targets = load_targets(targets_path if targets_path.exists() else None)
-    rasters, footprints = load_coverage_inputs(folder, list(meta.get("coverage", [])), registry)
-    population = load_population(folder, meta["population"]) if "population" in meta else None
-    inputs = [p for p in sorted(folder.rglob("*")) if p.is_file()]
-    hashes = {str(p.relative_to(folder)): _sha256(p) for p in inputs}
+    with ThreadPoolExecutor(1, thread_name_prefix="vnbb-read") as side:
+        sites_f = side.submit(load_sites, _find_input(folder, "sites"))
+        coverage_f = side.submit(lambda: load_coverage_inputs(folder, list(meta.get("coverage", [])), units()))
+        population_f = side.submit(load_population, folder, meta["population"], check_population) \
+            if "population" in meta else None
+        hashes_f = side.submit(_hashes, folder)
+        try:
+            households = load_households(_find_input(folder, "households"), units())
+            villages = load_villages(_find_input(folder, "villages"), households, units())
+            sites = sites_f.result()
+            fixed = load_fixed(_find_input(folder, "fixed"), villages)
+            targets_path = folder / "targets.toml"
+            targets = load_targets(targets_path if targets_path.exists() else None)
+            rasters, footprints = coverage_f.result()
+            population = population_f.result() if population_f is not None else None
+            hashes = hashes_f.result()
+        except BaseException:
+            for future in (sites_f, coverage_f, population_f, hashes_f):
+                if future is not None:
+                    future.cancel()  # what has not started yet is not needed
+            raise
     return Scenario(folder, meta, households, villages, sites, fixed, targets, hashes, rasters, footprints,
                     population)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a folder, by path inside it."""
+    inputs = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    return {str(p.relative_to(folder)): _sha256(p) for p in inputs}
 
 
 VALIDATE_KINDS = ("households", "villages", "sites", "fixed", "coverage-raster", "boundaries", "footprint",

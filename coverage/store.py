@@ -15,6 +15,8 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -45,14 +47,29 @@ def _versions() -> dict[str, str]:
     return {n: metadata.version(n) for n in names}
 
 
+class _Boundaries:
+    """The boundary layers of one build, each read once however many steps (and threads) use them."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._layers: dict[tuple[str, str], gpd.GeoDataFrame] = {}
+        self._locks = {key: threading.Lock() for key in LEVELS}
+
+    def __call__(self, scheme: str, level: str) -> gpd.GeoDataFrame:
+        with self._locks[(level, scheme)]:
+            if (level, scheme) not in self._layers:
+                self._layers[(level, scheme)] = boundaries.load(scheme, level, data_dir=self.folder)
+            return self._layers[(level, scheme)]
+
+
 def _unit_tables(pc: pd.DataFrame, layers: list[str], scenario: Scenario, registry: Registry,
-                 folder: Path | None) -> dict[str, gpd.GeoDataFrame]:
+                 shapes_of: _Boundaries) -> dict[str, gpd.GeoDataFrame]:
     out = {}
     for (level, scheme), name in LEVELS.items():
         table = engine.aggregate(pc, layers, f"{level}_{scheme}")
         table = engine.gaps(table, scenario.targets)
         units = registry.units(scheme, level)
-        shapes = boundaries.load(scheme, level, data_dir=folder)
+        shapes = shapes_of(scheme, level)
         table = table.merge(units[["code", "name", "parent_code", "type"]], on="code", how="left")
         table = shapes[["code", "geometry", "source"]].rename(columns={"source": "boundary_source"}).merge(
             table, on="code", how="right")
@@ -76,32 +93,77 @@ def _national(tables: dict[str, gpd.GeoDataFrame], sites: pd.DataFrame, scenario
 
 def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry: Registry) -> gpd.GeoDataFrame:
     """Sites as points with their province in both schemes (nearest province for offshore ones)."""
-    pts = shapely.points(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
-    tree = shapely.STRtree(provinces63.geometry.to_numpy())
-    code = pd.Series(None, index=range(len(sites)), dtype=object)
-    si, gi = tree.query(pts, predicate="within")
-    code.iloc[si] = provinces63["code"].to_numpy()[gi]
-    rest = np.flatnonzero(code.isna().to_numpy())  # offshore or on an edge: the nearest province
-    if len(rest):
-        ri, gi = tree.query_nearest(pts[rest], all_matches=False)
-        code.iloc[rest[ri]] = provinces63["code"].to_numpy()[gi]
+    lon, lat = sites["lon"].to_numpy(float), sites["lat"].to_numpy(float)
+    pts = shapely.points(lon, lat)
+    at = _province_index(pts, lon, lat, provinces63.geometry.to_numpy())
+    code = provinces63["code"].to_numpy()[at] if len(at) else np.zeros(0, object)
     out = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry=pts, crs=4326)
-    out["province_63"] = code.to_numpy()
-    out["province_34"] = registry.new_province_of(code).to_numpy() if len(out) else []
+    out["province_63"] = code
+    out["province_34"] = registry.new_province_of(pd.Series(code, dtype=object)).to_numpy() if len(out) else []
     return out
 
 
-def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry: Registry,
-                       folder: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Remainder households placed by the population raster, with their coverage per layer."""
-    rem = engine.remainder(scenario.households, scenario.villages)
+def _province_index(pts: np.ndarray, lon: np.ndarray, lat: np.ndarray, provinces: np.ndarray) -> np.ndarray:
+    """For each point, the number of the polygon it lies within, else of the nearest polygon.
+
+    The answers of STRtree queries of the points against the polygons (``within``, then
+    ``query_nearest``), found faster: each polygon is prepared once and tests the points in its
+    box (a prepared polygon's point test is a lookup in its own edge index, where a point's
+    ``within`` walks every edge); points outside every polygon (offshore, or on an edge) find
+    the nearest polygon by its nearest edge, in one tree of all the polygons' edges. Points in
+    two polygons at once, or as near to two, get the STRtree queries' own answer."""
+    n = len(pts)
+    if n == 0 or len(provinces) == 0:
+        return np.zeros(n, np.int64)
+    polys = shapely.from_wkb(shapely.to_wkb(provinces))  # prepared copies: the layer is shared
+    shapely.prepare(polys)
+    gi, pi = shapely.STRtree(pts).query(polys)  # boxes meet
+    inside = shapely.contains_xy(polys[gi], lon[pi], lat[pi])
+    gi, pi = gi[inside], pi[inside]
+    hits = np.bincount(pi, minlength=n)
+    out = np.full(n, -1, np.int64)
+    out[pi] = gi
+    tree = None
+    if (hits > 1).any():  # in overlapping polygons: as the within query decides it
+        tree = shapely.STRtree(provinces)
+        both = np.flatnonzero(hits > 1)
+        si, gj = tree.query(pts[both], predicate="within")
+        out[both[si]] = gj
+    rest = np.flatnonzero(hits == 0)
+    if len(rest):
+        parts, part_of = shapely.get_parts(provinces, return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+        xy, vertex_of = shapely.get_coordinates(rings, return_index=True)
+        edge = np.flatnonzero(vertex_of[1:] == vertex_of[:-1])
+        edges = shapely.linestrings(np.stack([xy[edge], xy[edge + 1]], axis=1))
+        ri, ei = shapely.STRtree(edges).query_nearest(pts[rest], all_matches=True)
+        pairs = pd.DataFrame({"p": ri, "g": part_of[ring_of[vertex_of[edge]]][ei]}).drop_duplicates()
+        count = np.bincount(pairs["p"].to_numpy(), minlength=len(rest))
+        alone = pairs[count[pairs["p"].to_numpy()] == 1]
+        out[rest[alone["p"].to_numpy()]] = alone["g"].to_numpy()
+        tie = np.flatnonzero(count != 1)
+        if len(tie):
+            tree = tree if tree is not None else shapely.STRtree(provinces)
+            ti, gj = tree.query_nearest(pts[rest[tie]], all_matches=False)
+            out[rest[tie[ti]]] = gj
+    return out
+
+
+def _placed_population(scenario: Scenario, shapes_of: _Boundaries) -> dasymetric.ZonalTable:
+    """The raster step: the population grid per commune pair and set of covering inputs. It needs
+    no village result, so it runs beside the village step; its cells are checked as it reads them."""
     grid = scenario.population
     geometry = dasymetric.CoverageGeometry.build(grid.crs, scenario.sites, scenario.rasters, scenario.footprints)
-    sums = dasymetric.zonal_sums(grid, boundaries.load("63", "commune", data_dir=folder),
-                                 boundaries.load("34", "commune", data_dir=folder), geometry, cov.layers)
+    return dasymetric.zonal_table(grid, shapes_of("63", "commune"), shapes_of("34", "commune"), geometry)
+
+
+def _located_remainder(scenario: Scenario, cov: engine.VillageCoverage, registry: Registry,
+                       placed: dasymetric.ZonalTable) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remainder households placed by the population raster, with their coverage per layer."""
+    rem = engine.remainder(scenario.households, scenario.villages)
     rates = dasymetric.fixed_rates(cov.layers, cov.table, cov.fixed_operators,
                                    {fp.operator for fp in scenario.footprints if fp.technology == "fixed"})
-    return dasymetric.located_remainder(rem, sums, rates, cov.layers, registry.commune_crosswalk)
+    return dasymetric.located_remainder(rem, placed.sums(cov.layers), rates, cov.layers, registry.commune_crosswalk)
 
 
 def _layer_sources(scenario: Scenario, cov: engine.VillageCoverage) -> dict[str, list[dict]]:
@@ -147,9 +209,11 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
     say = progress or (lambda _msg: None)
     out = Path(out)
     folder = _resolve_data_dir(data_dir)
-    registry = load_registry(folder)
     say("reading scenario")
-    scenario = load_scenario(scenario_dir, registry)
+    with ThreadPoolExecutor(1, thread_name_prefix="vnbb-registry") as side:
+        registry_f = side.submit(load_registry, folder)  # built while the files that need none are read
+        scenario = load_scenario(scenario_dir, registry_f.result, check_population=False)  # checked when read
+        registry = registry_f.result()
     key = {"inputs": scenario.hashes, "versions": _versions(), "data_dir": str(folder),
            "store_version": STORE_VERSION, "crosswalk": registry.crosswalk_source}
     old_manifest = out / "manifest.json"
@@ -160,28 +224,37 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
                 return out
         except (OSError, json.JSONDecodeError):
             pass
-    say("village coverage")
-    rule = scenario.targets.village_rule
-    cov = engine.village_coverage(scenario.villages, scenario.sites, scenario.fixed, rule,
-                                  scenario.rasters, scenario.footprints)
-    located = factors = None
-    if scenario.population is not None:
-        say("placing households with the population raster")
-        located, factors = _located_remainder(scenario, cov, registry, folder)
+    shapes_of = _Boundaries(folder)
+    # The raster step needs no village result: it runs on a thread of its own (its strips on one
+    # thread per core) while this thread does the villages, the sites, the boundary layers and
+    # whatever else of the results needs no household figure.
+    with ThreadPoolExecutor(1, thread_name_prefix="vnbb-raster") as side:
+        placing = side.submit(_placed_population, scenario, shapes_of) if scenario.population is not None else None
+        say("village coverage")
+        rule = scenario.targets.village_rule
+        cov = engine.village_coverage(scenario.villages, scenario.sites, scenario.fixed, rule,
+                                      scenario.rasters, scenario.footprints)
+        provinces63 = shapes_of("63", "province")
+        sites = _located_sites(scenario.sites, provinces63, registry)
+        for level, scheme in LEVELS:
+            shapes_of(scheme, level)
+        village_points = gpd.points_from_xy(cov.table["lon"], cov.table["lat"])
+        layer_sources = _layer_sources(scenario, cov)
+        located = factors = None
+        if placing is not None:
+            say("placing households with the population raster")
+            located, factors = _located_remainder(scenario, cov, registry, placing.result())
     say("locating households")
     pc = engine.pieces(cov, scenario.households, registry, located)
     say("aggregating communes and provinces (63 and 34 schemes)")
-    tables = _unit_tables(pc, cov.layers, scenario, registry, folder)
-    provinces63 = boundaries.load("63", "province", data_dir=folder)
-    sites = _located_sites(scenario.sites, provinces63, registry)
+    tables = _unit_tables(pc, cov.layers, scenario, registry, shapes_of)
     national = _national(tables, sites, scenario)
     village_tab = cov.table.copy()
     village_pieces = pc.iloc[: len(village_tab)]
     village_tab["commune_34"] = village_pieces["commune_34"].to_numpy()
     village_tab["province_63"] = village_pieces["province_63"].to_numpy()
     village_tab["province_34"] = village_pieces["province_34"].to_numpy()
-    villages = gpd.GeoDataFrame(village_tab, geometry=gpd.points_from_xy(village_tab["lon"], village_tab["lat"]),
-                                crs=4326)
+    villages = gpd.GeoDataFrame(village_tab, geometry=village_points, crs=4326)
     manifest = {
         "store_version": STORE_VERSION, "key": key,
         "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -202,7 +275,7 @@ def build(scenario_dir: Path | str, out: Path | str, data_dir: Path | str | None
                         "transform": list(scenario.population.transform)[:6],
                         "shape": list(scenario.population.shape)}
                        if scenario.population is not None else None),
-        "layer_sources": _layer_sources(scenario, cov),
+        "layer_sources": layer_sources,
         "layers": cov.layers, "mobile_operators": cov.mobile_operators, "fixed_operators": cov.fixed_operators,
         "provenance": sorted({s.get("provenance", "unknown") for s in scenario.meta.get("sources", [])}),
         "boundaries": {name: str(t["boundary_source"].dropna().iloc[0]) if t["boundary_source"].notna().any()
@@ -228,8 +301,10 @@ def _write_store(out: Path, tables: dict[str, pd.DataFrame], national: dict, man
     out.parent.mkdir(parents=True, exist_ok=True)
     version = Path(tempfile.mkdtemp(prefix=f".{out.name}.v-", dir=out.parent))
     try:
-        for name, table in tables.items():
-            table.to_parquet(version / f"{name}.parquet", index=False)
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Arrow writes let go of the GIL
+            for done in [pool.submit(table.to_parquet, version / f"{name}.parquet", index=False)
+                         for name, table in tables.items()]:
+                done.result()
         (version / "national.json").write_text(json.dumps(national, indent=2, ensure_ascii=False), encoding="utf-8")
         (version / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
                                                encoding="utf-8")
