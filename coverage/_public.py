@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
-from scipy.spatial import cKDTree
 
 from coverage._tables import numbers
 from coverage.reach import Footprint
@@ -75,6 +74,8 @@ def _text(path: Path, limit: int | None) -> str:
 
 def _area_types(lon: np.ndarray, lat: np.ndarray, registry: Registry) -> np.ndarray:
     """'urban' or 'rural' for each point, from the type of the nearest commune centre."""
+    from scipy.spatial import cKDTree  # here: only public-data imports need it, not the app's pages
+
     communes = registry.units("63", "commune")
     scale = math.cos(math.radians(16))
     tree = cKDTree(np.column_stack([communes["lon"].to_numpy(float) * scale, communes["lat"].to_numpy(float)]))

@@ -16,7 +16,6 @@ import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
-from scipy.spatial import cKDTree
 
 from geodata.crs import AREA_CRS, DISPLAY_CRS
 
@@ -64,6 +63,10 @@ def within_radius(lon: np.ndarray, lat: np.ndarray, sites: pd.DataFrame) -> tupl
     """
     if len(sites) == 0 or len(lon) == 0:
         return np.array([], int), np.array([], int)
+    # Imported here: the app imports this module on every page, and only builds need the trees
+    # (scipy.spatial is a tenth of a second of the app's first run).
+    from scipy.spatial import cKDTree
+
     px, py = _TO_METRES.transform(np.asarray(lon, float), np.asarray(lat, float))
     sx, sy = _TO_METRES.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
     radius = sites["radius_m"].to_numpy(float)
