@@ -201,12 +201,13 @@ class CoverageGeometry:
     def prepare(self, transform: Affine) -> None:
         """Lay every group's edges on a grid once (before strips are burnt in parallel), the groups
         on one thread per core (the work is numpy's, which lets go of the GIL)."""
-        groups = sorted(self.shapes, key=lambda g: -len(self.shapes[g][0]))  # the largest first
+        todo = [g for g in self.shapes if not any(self._on(base, transform) is not None
+                                                  for base, _ in self._scans.get(g, []))]
+        todo.sort(key=lambda g: -len(self.shapes[g][0]))  # the largest first
         with ThreadPoolExecutor(_workers()) as pool:
-            scans = list(pool.map(lambda g: Scanlines.build(*self.shapes[g], transform), groups))
-        for group, scan in zip(groups, scans):
-            if not any(self._on(base, transform) is not None for base, _ in self._scans.get(group, [])):
-                self._scans.setdefault(group, []).append((transform, scan))
+            scans = list(pool.map(lambda g: Scanlines.build(*self.shapes[g], transform), todo))
+        for group, scan in zip(todo, scans):
+            self._scans.setdefault(group, []).append((transform, scan))
 
     def _scan(self, group: Group, transform: Affine) -> tuple[Scanlines, int, int]:
         """The group's edges on a grid, and the window's row and column offsets on it."""

@@ -96,7 +96,7 @@ def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry:
     lon, lat = sites["lon"].to_numpy(float), sites["lat"].to_numpy(float)
     pts = shapely.points(lon, lat)
     at = _province_index(pts, lon, lat, provinces63.geometry.to_numpy())
-    code = provinces63["code"].to_numpy()[at] if len(at) else np.zeros(0, object)
+    code = np.append(provinces63["code"].to_numpy(dtype=object), None)[at]  # -1: no province at all
     out = gpd.GeoDataFrame(sites.reset_index(drop=True), geometry=pts, crs=4326)
     out["province_63"] = code
     out["province_34"] = registry.new_province_of(pd.Series(code, dtype=object)).to_numpy() if len(out) else []
@@ -104,7 +104,8 @@ def _located_sites(sites: pd.DataFrame, provinces63: gpd.GeoDataFrame, registry:
 
 
 def _province_index(pts: np.ndarray, lon: np.ndarray, lat: np.ndarray, provinces: np.ndarray) -> np.ndarray:
-    """For each point, the number of the polygon it lies within, else of the nearest polygon.
+    """For each point, the number of the polygon it lies within, else of the nearest polygon (-1
+    when there are none).
 
     The answers of STRtree queries of the points against the polygons (``within``, then
     ``query_nearest``), found faster: each polygon is prepared once and tests the points in its
@@ -114,7 +115,7 @@ def _province_index(pts: np.ndarray, lon: np.ndarray, lat: np.ndarray, provinces
     two polygons at once, or as near to two, get the STRtree queries' own answer."""
     n = len(pts)
     if n == 0 or len(provinces) == 0:
-        return np.zeros(n, np.int64)
+        return np.full(n, -1, np.int64)
     polys = shapely.from_wkb(shapely.to_wkb(provinces))  # prepared copies: the layer is shared
     shapely.prepare(polys)
     gi, pi = shapely.STRtree(pts).query(polys)  # boxes meet

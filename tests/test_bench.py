@@ -37,3 +37,18 @@ def test_growth_exponents_read_linear_scaling() -> None:
     sites = [g for g in grow if g["with"] == "sites"]
     assert cells == [{"with": "cells", "from": 100, "to": 1000, "size_ratio": 10.0, "project": 1.0, "floor": 0.0}]
     assert sites[0]["project"] == 0.5
+
+
+def test_a_methods_own_cpu_time_and_memory_are_kept(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The project reports its build's CPU time and peak memory (not the step timed after it)."""
+    import json
+
+    monkeypatch.setattr(national, "_run_floor", lambda scenario, work: {"seconds": 1.0, "cpu_seconds": 0.25,
+                                                                        "peak_rss_mib": 12.0})
+    national._child("floor", tmp_path, tmp_path)
+    assert json.loads((tmp_path / "floor.json").read_text()) == {"seconds": 1.0, "cpu_seconds": 0.25,
+                                                                 "peak_rss_mib": 12.0}
+    monkeypatch.setattr(national, "_run_floor", lambda scenario, work: {"seconds": 1.0})
+    national._child("floor", tmp_path, tmp_path)
+    measured = json.loads((tmp_path / "floor.json").read_text())
+    assert measured["cpu_seconds"] >= 0 and measured["peak_rss_mib"] > 0
