@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from coverage.models import CHALLENGE_KINDS, CHALLENGE_STATUSES
 from geodata.errors import UnitNameError, VnbbError
 
 app = typer.Typer(help="Broadband coverage and gap analysis against Vietnam's national targets.",
@@ -416,18 +417,10 @@ app.add_typer(challenges_app, name="challenges")
 _CONFLICT_EXIT = 3  # someone else decided first: distinct from bad input (1)
 
 
-class ChallengeKind(str, Enum):
-    not_covered = "not_covered"
-    covered = "covered"
-    missing_village = "missing_village"
-    wrong_location = "wrong_location"
-
-
-class ChallengeStatus(str, Enum):
-    open = "open"
-    accepted = "accepted"
-    rejected = "rejected"
-    withdrawn = "withdrawn"
+# The choices come from the database model's own lists, so the CLI cannot drift from them (it
+# had: "draft" was missing from --status).
+ChallengeKind = Enum("ChallengeKind", {k: k for k in CHALLENGE_KINDS}, type=str)
+ChallengeStatus = Enum("ChallengeStatus", {k: k for k in CHALLENGE_STATUSES}, type=str)
 
 
 class ChallengeFormat(str, Enum):
